@@ -1,0 +1,43 @@
+# faultlab: two commands do everything, from a machine with nothing installed.
+#   make test              unit tests + every scenario against real containers
+#   make scenario-<id>     one scenario (see `make list`)
+# Both create the venv, find or start a Docker engine (and stop it again if they started it),
+# and build the images on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test unit list engine images clean lint venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/lab with-engine -- sh -c '$(BIN)/lab images && $(BIN)/python -m pytest'
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+scenario-%: $(STAMP)
+	$(BIN)/lab with-engine -- $(BIN)/lab run $*
+
+list: $(STAMP)
+	@$(BIN)/lab list
+
+engine: $(STAMP)
+	$(BIN)/lab engine start
+
+images: $(STAMP)
+	$(BIN)/lab with-engine -- $(BIN)/lab images
+
+clean: $(STAMP)
+	$(BIN)/lab clean
+
+lint: $(STAMP)
+	$(BIN)/ruff check lab tests apps

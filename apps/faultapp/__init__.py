@@ -1,0 +1,67 @@
+"""The one Flask app behind every scenario.
+
+Each endpoint takes its timing from query parameters that the lab fills from the scenario's
+(time-scaled) durations, so a new scenario never needs a copy of the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+CHUNK_BYTES = 1 << 20
+
+
+def _seconds(name: str, default: float = 0.0) -> float:
+    return float(request.args.get(name, default))
+
+
+@app.get("/healthz")
+def healthz() -> tuple[str, int]:
+    return "ok\n", 200
+
+
+@app.post("/upload")
+def upload():  # noqa: ANN201 - Flask response
+    """Stream the body to disk while hashing it, then "process" it for `process_s` seconds.
+
+    The body is never held in memory, whatever its size: the same shape as the incident's app,
+    which answered only after working on the file.
+    """
+    digest = hashlib.sha256()
+    received = 0
+    with tempfile.TemporaryFile(dir=os.environ.get("FAULTAPP_SPOOL_DIR", "/tmp")) as spool:
+        while chunk := request.stream.read(CHUNK_BYTES):
+            digest.update(chunk)
+            spool.write(chunk)
+            received += len(chunk)
+    process_s = _seconds("process_s")
+    time.sleep(process_s)
+    return jsonify(bytes=received, sha256=digest.hexdigest(), processed_s=process_s)
+
+
+@app.post("/account/users/login/")
+def login():  # noqa: ANN201
+    """The write-up's login POST: a small JSON body and a short piece of work."""
+    body = request.get_json(silent=True) or {}
+    time.sleep(_seconds("work_s", 0.1))
+    return jsonify(user=body.get("username", "anonymous"), ok=True)
+
+
+@app.get("/slow")
+def slow():  # noqa: ANN201
+    seconds = _seconds("s", 1.0)
+    time.sleep(seconds)
+    return jsonify(slept_s=seconds)
+
+
+@app.get("/error")
+def error():  # noqa: ANN201
+    # The upstream's own bug: Flask turns this into a 500 that every proxy passes through.
+    raise RuntimeError("faultapp: deliberate application error")

@@ -1,0 +1,129 @@
+"""The terminal view of a run: what each step changed, expected vs seen, and the hop trace."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lab.events import (
+    Event,
+    Progress,
+    ScenarioFinished,
+    ScenarioStarted,
+    StackUp,
+    StepFinished,
+    StepStarted,
+)
+from lab.evidence import format_trace
+from lab.render import Setting
+from lab.units import format_size
+
+OK = "[green]✔[/]"
+BAD = "[red]✘[/]"
+
+
+class TerminalReport:
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._previous: dict[str, list[Setting]] | None = None
+        self._started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler:
+            handler(event)
+
+    def _on_Progress(self, event: Progress) -> None:  # noqa: N802
+        self._print(f"  [dim]{escape(event.text)}[/]")
+
+    def _on_ScenarioStarted(self, event: ScenarioStarted) -> None:  # noqa: N802
+        plan = event.plan
+        scenario = plan.scenario
+        chain = " → ".join(["client", *plan.topology.hop_names])
+        self.console.rule(f"[bold]{escape(scenario.id)}[/]")
+        self._print(f"[bold]{escape(scenario.title)}[/]")
+        self._print(f"  source    {escape(scenario.source.seed)}, {escape(scenario.source.section)}")
+        self._print(f"  chain     {chain}   ([dim]compose/{plan.topology.name}.yaml[/])")
+        example = 60.0
+        self._print(f"  time      scale {plan.scale}: every timeout and wait below is story time × "
+                           f"{plan.scale} (story {example:g} s = lab {plan.scale.lab_s(example):g} s)")
+        traffic = scenario.traffic
+        self._print(f"  traffic   {traffic.requests} × {format_size(traffic.size)} upload "
+                           f"({traffic.transfer}) to {traffic.path}, app works {traffic.processing:g} s (story) "
+                           f"= {plan.scale.lab_s(traffic.processing):g} s (lab) after the body")
+        if len(event.steps) < len(plan.steps):
+            self._print(f"  steps     only {', '.join(s.step.name for s in event.steps)} "
+                               "(earlier steps' changes applied, not run)")
+
+    def _on_StackUp(self, event: StackUp) -> None:  # noqa: N802
+        self._print(f"  [dim]stack up in {event.seconds:.1f} s at {event.url}[/]")
+
+    def _on_StepStarted(self, event: StepStarted) -> None:  # noqa: N802
+        step = event.plan.step
+        self.console.print()
+        self._print(f"[bold]Step {event.number}/{event.total}  {escape(step.name)}[/]  {escape(step.says)}")
+        if self._previous is None:
+            table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
+            for column in ("hop", "setting", "story", "lab"):
+                table.add_column(column)
+            for hop, settings in event.settings.items():
+                for setting in settings:
+                    origin = "" if setting.explicit else " [dim](default)[/]"
+                    table.add_row(hop, setting.name, f"{escape(setting.story)}{origin}", escape(setting.lab))
+            self.console.print(table)
+        else:
+            for hop, settings in event.settings.items():
+                before = {s.name: s for s in self._previous.get(hop, [])}
+                for setting in settings:
+                    old = before.get(setting.name)
+                    if old is None or (old.story, old.lab) != (setting.story, setting.lab):
+                        was = f"{old.story} → " if old else ""
+                        self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
+                                           f"[bold]{escape(setting.story)}[/] (lab {escape(setting.lab)})")
+        if event.restarted:
+            self._print(f"  [dim]restarted {', '.join(event.restarted)}[/]")
+        self._previous = event.settings
+
+    def _on_StepFinished(self, event: StepFinished) -> None:  # noqa: N802
+        result = event.result
+        for check in result.checks:
+            mark = OK if check.ok else BAD
+            if check.what.startswith("log at"):
+                self._print(f"  {mark} {escape(check.what)} ~ {escape(check.expected)}")
+                self._print(f"      [dim]{escape(check.observed)}[/]")
+            else:
+                self._print(f"  {mark} {escape(check.what)}: expected {escape(check.expected)}, "
+                            f"saw [bold]{escape(check.observed)}[/]")
+        for request in result.requests[:3]:
+            self._print(f"  trace {escape(format_trace(request.trace))}   "
+                        f"[dim]({request.record.elapsed_s:.2f} s, request {request.record.request_id[:8]})[/]")
+        verdict = "[green]matched[/]" if result.ok else "[red]did not match[/]"
+        self._print(f"  step {verdict} in {result.wall_s:.1f} s")
+
+    def _print(self, text: str) -> None:
+        # Soft wrap: long log lines stay whole (and copyable) instead of being cut into a column.
+        self.console.print(text, soft_wrap=True)
+
+    def _on_ScenarioFinished(self, event: ScenarioFinished) -> None:  # noqa: N802
+        result = event.result
+        self.console.print()
+        table = Table(title=f"{result.plan.scenario.id}: summary", title_justify="left")
+        for column in ("step", "expected", "seen", "answered by", "wall", ""):
+            table.add_column(column)
+        for step in result.steps:
+            status = step.checks[0]
+            answered = next((c for c in step.checks if c.what == "answered by"), None)
+            table.add_row(step.plan.step.name, status.expected, status.observed,
+                          answered.observed if answered else "—", f"{step.wall_s:.1f} s",
+                          OK if step.ok else BAD)
+        self.console.print(table)
+        passed = sum(step.ok for step in result.steps)
+        colour = "green" if result.ok else "red"
+        self._print(f"[{colour}]{passed}/{len(result.steps)} steps matched[/] in {result.wall_s:.1f} s "
+                           f"(stack, traffic and teardown); project {result.project} removed")
+        if not result.ok:
+            self.console.print("Tip: rerun one step with `lab run "
+                               f"{result.plan.scenario.id} --step <name>`; the trace lines show which hop answered.")

@@ -1,0 +1,199 @@
+"""One running compose project: rendered configs, containers, logs — and always a teardown.
+
+`Stack` is a context manager in the spirit of testcontainers: whatever happens inside the `with`
+(a failed expectation, an exception, Ctrl-C, SIGTERM), `down()` runs, and a sweep by the compose
+project label removes anything compose itself did not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+
+from lab.compose import Compose
+from lab.errors import EnvironmentError_
+from lab.render import HOP_KINDS, Knobs, RenderContext
+from lab.topology import Topology
+from lab.units import TimeScale
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+MANAGED_LABEL = "io.faultlab.managed"  # set in every compose file, on services and networks
+UP_TIMEOUT_S = 180
+HEALTHY_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class LogLine:
+    hop: str
+    stream: str  # "access" (the server's stdout) or "error" (its stderr)
+    ts: float  # engine timestamp, epoch seconds
+    text: str
+
+
+class Stack:
+    def __init__(self, topology: Topology, scale: TimeScale, images: dict[str, str],
+                 client: docker.DockerClient, compose: Compose, name: str) -> None:
+        self.topology = topology
+        self.scale = scale
+        self.client = client
+        self.compose = compose
+        self.project = f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
+        self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
+        self.config_dir.chmod(0o755)
+        self.env = {
+            "FAULTLAB_CONFIG": str(self.config_dir),
+            "FAULTLAB_NGINX_IMAGE": images["nginx"],
+            "FAULTLAB_PYTHON_IMAGE": images["python"],
+        }
+        self._rendered: dict[str, dict[str, str]] = {}
+        self._containers: dict[str, Container] = {}
+
+    # lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.down()
+
+    def up(self, knobs: dict[str, Knobs]) -> None:
+        self.write(knobs)
+        self._compose(["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT_S)], UP_TIMEOUT_S + 30)
+
+    def apply(self, knobs: dict[str, Knobs], also_restart: list[str]) -> list[str]:
+        """Render the new knobs; restart the hops whose config changed, and `also_restart`."""
+        changed = set(self.write(knobs)) | set(also_restart)
+        restart = [hop for hop in self.topology.hop_names if hop in changed]
+        if restart:
+            self._compose(["restart", "--timeout", "2", *restart], 120)
+            self.wait_healthy(restart)
+        return restart
+
+    def down(self) -> None:
+        # Ignore Ctrl-C while tearing down: an impatient second Ctrl-C must not leave containers behind.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            try:
+                self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "2"], 120, detach=True)
+            finally:
+                self._sweep()
+                shutil.rmtree(self.config_dir, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _sweep(self) -> None:
+        """Whatever compose left (a killed `up`, a half-created network) goes by its project label."""
+        remove_labelled(self.client, f"{PROJECT_LABEL}={self.project}")
+
+    def _compose(self, args: list[str], timeout_s: float, detach: bool = False) -> str:
+        return self.compose.run(args, project=self.project, file=self.topology.compose_file, env=self.env,
+                                timeout_s=timeout_s, detach_signals=detach)
+
+    # configs -----------------------------------------------------------------------------------
+
+    def write(self, knobs: dict[str, Knobs]) -> list[str]:
+        changed = []
+        for hop in self.topology.hops:
+            ctx = RenderContext(hop.name, hop.port, hop.upstream, self.scale)
+            files = HOP_KINDS[hop.kind].render(knobs[hop.name], ctx)
+            if files == self._rendered.get(hop.name):
+                continue
+            directory = self.config_dir / hop.name
+            directory.mkdir(exist_ok=True)
+            for name, text in files.items():
+                (directory / name).write_text(text)
+            if hop.name in self._rendered:
+                changed.append(hop.name)
+            self._rendered[hop.name] = files
+        return changed
+
+    # containers --------------------------------------------------------------------------------
+
+    def container(self, hop: str) -> Container:
+        if hop not in self._containers:
+            found = self.client.containers.list(
+                all=True, filters={"label": [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={hop}"]})
+            if not found:
+                raise EnvironmentError_(f"hop {hop!r} has no container in project {self.project}")
+            self._containers[hop] = found[0]
+        return self._containers[hop]
+
+    def url(self, hop: str | None = None) -> str:
+        target = self.topology.hop(hop) if hop else self.topology.entry
+        container = self.container(target.name)
+        container.reload()
+        bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{target.port}/tcp") or []
+        if not bindings:
+            raise EnvironmentError_(f"hop {target.name!r} publishes no port {target.port}")
+        return f"http://127.0.0.1:{bindings[0]['HostPort']}"
+
+    def wait_healthy(self, hops: list[str]) -> None:
+        deadline = time.monotonic() + HEALTHY_TIMEOUT_S
+        for hop in hops:
+            container = self.container(hop)
+            while True:
+                container.reload()
+                state = container.attrs["State"]
+                if state.get("Health", {}).get("Status") == "healthy":
+                    break
+                if state.get("Status") == "exited" or time.monotonic() > deadline:
+                    tail = container.logs(tail=5).decode(errors="replace").strip()
+                    raise EnvironmentError_(f"hop {hop!r} did not come back healthy after its restart: {tail}")
+                time.sleep(0.1)
+
+    def logs(self, hop: str, since: float) -> list[LogLine]:
+        container = self.container(hop)
+        lines = []
+        for stream, flags in (("access", {"stdout": True, "stderr": False}),
+                              ("error", {"stdout": False, "stderr": True})):
+            raw = container.logs(timestamps=True, since=int(since), **flags).decode(errors="replace")
+            for line in raw.splitlines():
+                stamp, _, text = line.partition(" ")
+                ts = _docker_time(stamp)
+                if ts >= since:
+                    lines.append(LogLine(hop, stream, ts, text))
+        return sorted(lines, key=lambda line: line.ts)
+
+
+def _docker_time(stamp: str) -> float:
+    # 2026-11-24T09:00:00.123456789Z: Python parses at most microseconds.
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00").timestamp()
+
+
+def remove_labelled(client: docker.DockerClient, label: str) -> dict[str, int]:
+    """Remove every container, then network, then volume carrying `label`; count what went."""
+    removed = {"containers": 0, "networks": 0, "volumes": 0}
+    filters = {"label": label}
+    for container in client.containers.list(all=True, filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            container.remove(force=True, v=True)
+            removed["containers"] += 1
+    for network in client.networks.list(filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            network.remove()
+            removed["networks"] += 1
+    for volume in client.volumes.list(filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            volume.remove(force=True)
+            removed["volumes"] += 1
+    return removed
+
+
+def clean(client: docker.DockerClient) -> dict[str, int]:
+    """Remove what killed runs left behind: only resources labelled as faultlab's."""
+    return remove_labelled(client, f"{MANAGED_LABEL}=true")

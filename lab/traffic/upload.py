@@ -1,0 +1,58 @@
+"""Streamed uploads of any size, generated on the fly and never held in memory.
+
+The body is one random 1 MiB block repeated (cheap to make, and still incompressible to any hop),
+hashed as it is sent so the app's sha256 can be checked against what really left the client.
+`transfer` picks Content-Length or chunked, because nginx handles the two differently: with a known
+length its client_max_body_size check answers before reading the body; chunked, it answers mid-stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+
+from lab.traffic.record import RequestRecord
+
+BLOCK_BYTES = 1 << 20
+
+
+def _body(size: int, record: RequestRecord) -> Iterator[bytes]:
+    block = os.urandom(BLOCK_BYTES)
+    digest = hashlib.sha256()
+    remaining = size
+    while remaining > 0:
+        chunk = block[: min(BLOCK_BYTES, remaining)]
+        digest.update(chunk)
+        remaining -= len(chunk)
+        record.bytes_sent += len(chunk)
+        record.sha256_sent = digest.hexdigest() if remaining == 0 else ""
+        yield chunk
+
+
+def send_uploads(base_url: str, path: str, *, size: int, chunked: bool, process_s: float, count: int,
+                 timeout_s: float) -> list[RequestRecord]:
+    records = []
+    timeout = httpx.Timeout(timeout_s, connect=10.0)
+    with httpx.Client(timeout=timeout) as client:
+        for _ in range(count):
+            record = RequestRecord(request_id=uuid.uuid4().hex, started_at=time.time())
+            headers = {"X-Request-ID": record.request_id, "Content-Type": "application/octet-stream"}
+            if not chunked:
+                headers["Content-Length"] = str(size)  # httpx then streams the generator without chunking
+            started = time.monotonic()
+            try:
+                response = client.post(f"{base_url}{path}", params={"process_s": f"{process_s:.3f}"},
+                                       content=_body(size, record), headers=headers)
+                record.status = response.status_code
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    record.response = response.json()
+            except httpx.HTTPError as exc:
+                record.error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            record.elapsed_s = time.monotonic() - started
+            records.append(record)
+    return records

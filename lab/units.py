@@ -1,0 +1,95 @@
+"""Durations, sizes and the time scale.
+
+Scenario files speak in the write-ups' units ("60s", "5m", "1024m"). Durations are *story*
+time; the `TimeScale` maps them to the seconds the lab really waits, so a five-minute upload
+replays in seconds while every timeout keeps its order relative to the others.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_duration(value: object) -> float:
+    """'250ms', '30s', '5m', '1.5h' or a bare number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '30s' or '5m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m', '250ms' or 60")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    # Always seconds: "1m" would read as nginx's megabyte next to client_max_body_size.
+    if seconds >= 1 or seconds == 0:
+        return f"{round(seconds, 3):g}s"
+    return f"{round(seconds * 1000):g}ms"
+
+
+def parse_size(value: object) -> int:
+    """'64MiB', '1m' (nginx style, binary), '2g', or a bare number of bytes -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError("a size is a number of bytes or a string like '64MiB'")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value).strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a size; write e.g. '64MiB', '1m' or 1048576")
+    unit = (match.group(2) or "b").lower()[0]
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def format_size(n_bytes: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.4g} {unit}"
+    return f"{n_bytes} B"
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """lab seconds = story seconds × ratio (ratio 1 replays the write-up in real time)."""
+
+    ratio: Fraction
+
+    @classmethod
+    def parse(cls, value: object) -> TimeScale:
+        try:
+            ratio = Fraction(str(value).strip()).limit_denominator(10_000)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{value!r} is not a time scale; write e.g. 1/30 or 0.1 or 1") from None
+        if not 0 < ratio <= 1:
+            raise ValueError("a time scale must be above 0 and at most 1 (1 = real time)")
+        return cls(ratio)
+
+    def lab_s(self, story_s: float) -> float:
+        return float(story_s * self.ratio)
+
+    def lab_s_whole(self, story_s: float) -> int:
+        """For servers that only take whole seconds (gunicorn's timeout): round up, at least 1."""
+        return max(1, math.ceil(self.lab_s(story_s) - 1e-9))
+
+    def __str__(self) -> str:
+        return str(self.ratio) if self.ratio != 1 else "1 (real time)"

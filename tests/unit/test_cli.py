@@ -1,0 +1,43 @@
+"""The CLI's promises for bad input and a missing engine: one readable line, the right exit code."""
+
+import subprocess
+import sys
+
+
+def lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def test_list_shows_every_scenario():
+    done = lab("list")
+    assert done.returncode == 0
+    for scenario_id in ("413-body-size", "504-read-timeout", "502-gunicorn-timeout", "upload-journey"):
+        assert scenario_id in done.stdout
+
+
+def test_unknown_scenario_is_a_usage_error_without_traceback():
+    done = lab("run", "413-bodysize")
+    assert done.returncode == 2
+    assert "unknown scenario '413-bodysize'. Did you mean 413-body-size?" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_step_fails_before_any_container_starts():
+    done = lab("run", "413-body-size", "--step", "nope", env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 2 and "has no step 'nope'" in done.stderr
+
+
+def test_no_engine_is_an_environment_error_with_a_next_step():
+    done = lab("run", "413-body-size", env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 3
+    assert "Docker engine not reachable at unix:///nonexistent.sock" in done.stderr
+    assert "Tip: run `make engine`" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_time_scale_is_a_usage_error():
+    done = lab("run", "413-body-size", "--time-scale", "3")
+    assert done.returncode == 2 and "--time-scale" in done.stderr

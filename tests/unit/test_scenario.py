@@ -1,0 +1,106 @@
+"""Scenario files: every shipped one loads, and each kind of mistake names its file and field."""
+
+import pytest
+
+from lab import scenario
+from lab.errors import InputError
+
+
+@pytest.mark.parametrize("scenario_id", sorted(scenario.available()))
+def test_every_shipped_scenario_loads(scenario_id):
+    plan = scenario.load(scenario_id)
+    assert plan.steps and plan.scenario.id == scenario_id
+
+
+def test_steps_accumulate_changes_and_report_the_hops_they_touch():
+    plan = scenario.load("413-body-size")
+    first, second, third = plan.steps
+    assert first.changed == ()
+    assert second.changed == ("host-nginx",)
+    assert second.knobs["host-nginx"].client_max_body_size == "1024m"
+    assert third.knobs["host-nginx"].client_max_body_size == "1024m"  # kept from the step before
+    assert third.changed == ("ingress",)
+
+
+def test_unknown_scenario_suggests_close_names():
+    with pytest.raises(InputError, match=r"unknown scenario '413-body'.*413-body-size"):
+        scenario.load("413-body")
+
+
+def _error(write_scenario, mutate=None, text=None) -> str:
+    path = write_scenario(mutate, text=text)
+    with pytest.raises(InputError) as caught:
+        scenario.load(str(path))
+    assert str(path) in caught.value.message
+    return caught.value.message
+
+
+def test_broken_yaml_names_the_line(write_scenario):
+    assert "(line 2, column 1)" in _error(write_scenario, text="id: x\n\ttitle: tab-indented\n")
+
+
+def test_unknown_top_level_field(write_scenario):
+    assert "colour: unknown field" in _error(write_scenario, lambda d: d.update(colour="red"))
+
+
+def test_wrong_type_names_the_step(write_scenario):
+    def mutate(d):
+        d["steps"][1]["expect"]["status"] = "four-thirteen"
+
+    assert "steps[1] (fix-host-only).expect.status" in _error(write_scenario, mutate)
+
+
+def test_unknown_hop_suggests_the_topology_hops(write_scenario):
+    def mutate(d):
+        d["steps"][1]["change"] = {"host-ngnix": {"client_max_body_size": "1024m"}}
+
+    message = _error(write_scenario, mutate)
+    assert "no hop 'host-ngnix'" in message and "did you mean 'host-nginx'" in message
+
+
+def test_unknown_knob_of_a_hop_kind(write_scenario):
+    def mutate(d):
+        d["steps"][1]["change"] = {"host-nginx": {"client_max_body": "1024m"}}
+
+    assert "host-nginx (nginx): client_max_body: unknown field" in _error(write_scenario, mutate)
+
+
+def test_misspelt_ingress_annotation_is_caught(write_scenario):
+    def mutate(d):
+        d["steps"][2]["change"] = {"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-sise": "1g"}}}
+
+    assert "did you mean nginx.ingress.kubernetes.io/proxy-body-size" in _error(write_scenario, mutate)
+
+
+def test_ingress_timeouts_take_whole_seconds_like_ingress_nginx(write_scenario):
+    def mutate(d):
+        annotation = "nginx.ingress.kubernetes.io/proxy-read-timeout"
+        d["steps"][2]["change"] = {"ingress": {"annotations": {annotation: "600s"}}}
+
+    assert "whole seconds without a unit" in _error(write_scenario, mutate)
+
+
+def test_bad_regex_in_a_log_signature(write_scenario):
+    def mutate(d):
+        d["steps"][0]["expect"]["logs"][0]["match"] = "too large ("
+
+    assert "not a regular expression" in _error(write_scenario, mutate)
+
+
+def test_unknown_topology(write_scenario):
+    assert "unknown topology 'mesh'" in scenario_error_text(write_scenario, lambda d: d.update(topology="mesh"))
+
+
+def scenario_error_text(write_scenario, mutate) -> str:
+    path = write_scenario(mutate)
+    with pytest.raises(InputError) as caught:
+        scenario.load(str(path))
+    return caught.value.message
+
+
+def test_unknown_step_name_is_refused_with_the_list_of_steps():
+    plan = scenario.load("413-body-size")
+    with pytest.raises(InputError) as caught:
+        plan.step_named("fix-bot")
+    assert "Did you mean 'fix-both'" in caught.value.message
+    assert "broken, fix-host-only, fix-both" in caught.value.tip
