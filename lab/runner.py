@@ -62,7 +62,7 @@ class _Outcome:
 
 
 def _drive(plan: Plan, step: StepPlan, stack: Stack) -> _Outcome:
-    traffic = plan.scenario.traffic
+    traffic = step.traffic
     since = time.time()
     records = send_uploads(
         stack.url(), traffic.path, size=traffic.size, chunked=traffic.transfer == "chunked",

@@ -60,7 +60,8 @@ class Expect(_Model):
 class Step(_Model):
     name: str = Field(pattern=_SLUG)
     says: str  # one line for the terminal: what this step does
-    change: dict[str, dict[str, Any]] = {}
+    change: dict[str, dict[str, Any]] = {}  # knobs changed from the previous step (they carry on)
+    traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only
     expect: Expect
 
 
@@ -97,6 +98,7 @@ class StepPlan:
     index: int
     step: Step
     knobs: dict[str, Knobs]  # every hop's effective knobs during this step
+    traffic: UploadTraffic
     changed: tuple[str, ...]  # hops whose knobs differ from the previous step
 
 
@@ -194,8 +196,12 @@ def _plan_steps(scenario: Scenario, path: Path, topology: Topology) -> tuple[Ste
             except ValidationError as exc:
                 origin = "knobs" if index == 0 and hop.name not in step.change else f"{where}.change"
                 raise InputError(f"{path}: {origin}.{hop.name} ({hop.kind}): {_first_error(exc)}") from None
+        try:
+            traffic = UploadTraffic.model_validate(_merge(scenario.traffic.model_dump(), step.traffic))
+        except ValidationError as exc:
+            raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None
         changed = tuple(hop for hop in hops if previous and knobs[hop] != previous[hop])
-        plans.append(StepPlan(index, step, knobs, changed))
+        plans.append(StepPlan(index, step, knobs, traffic, changed))
         previous = knobs
     names = [plan.step.name for plan in plans]
     duplicates = {name for name in names if names.count(name) > 1}

@@ -26,12 +26,13 @@ def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> l
     for signature in expect.logs:
         found = evidence.matching(signature.hop, signature.match, signature.stream)
         stream = "" if signature.stream == "any" else f" {signature.stream} log"
-        checks.append(Check(
-            what=f"log at {signature.hop}{stream}",
-            expected=f"/{signature.match}/",
-            observed=_shorten(found[0].text) if found else "no matching line",
-            ok=bool(found),
-        ))
+        if found:
+            observed = _shorten(found[0].text)
+        else:
+            seen = evidence.matching(signature.hop, "", signature.stream)
+            observed = (f"no matching line among {len(seen)}" +
+                        (f"; the last one: {_shorten(seen[-1].text)}" if seen else ""))
+        checks.append(Check(f"log at {signature.hop}{stream}", f"/{signature.match}/", observed, bool(found)))
     if expect.response_matches_upload:
         checks.append(_upload_echo(records))
     return checks

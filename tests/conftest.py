@@ -12,7 +12,7 @@ def write_scenario(tmp_path: Path):
     """Write a scenario file built from a valid one with a change applied, for error-path tests."""
     import yaml
 
-    base = yaml.safe_load((ROOT / "scenarios" / "413-body-size.yaml").read_text())
+    base = yaml.safe_load((ROOT / "tests" / "unit" / "data" / "valid-scenario.yaml").read_text())
 
     def write(mutate=None, text: str | None = None) -> Path:
         path = tmp_path / "my-scenario.yaml"

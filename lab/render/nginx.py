@@ -14,6 +14,7 @@ from lab.units import Duration, format_duration
 
 _NGINX_SIZE = re.compile(r"^\d+[kKmMgG]?$")
 TIMEOUTS = ("proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout")
+HEALTH_PORT = 9901  # compose files probe it (FAULTLAB_HEALTH_PORT)
 
 
 class NginxKnobs(Knobs):
@@ -64,6 +65,7 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         flavour=flavour,
         scale=str(ctx.scale),
         listen_port=ctx.listen_port,
+        health_port=HEALTH_PORT,
         upstream=ctx.upstream,
         client_max_body_size=knobs.client_max_body_size,
         proxy_http_version=knobs.proxy_http_version,

@@ -29,6 +29,7 @@ class TerminalReport:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
         self._previous: dict[str, list[Setting]] | None = None
+        self._scenario_traffic: object = None
         self._started = time.monotonic()
 
     def __call__(self, event: Event) -> None:
@@ -51,6 +52,7 @@ class TerminalReport:
         self._print(f"  time      scale {plan.scale}: every timeout and wait below is story time × "
                            f"{plan.scale} (story {example:g} s = lab {plan.scale.lab_s(example):g} s)")
         traffic = scenario.traffic
+        self._scenario_traffic = traffic
         self._print(f"  traffic   {traffic.requests} × {format_size(traffic.size)} upload "
                            f"({traffic.transfer}) to {traffic.path}, app works {traffic.processing:g} s (story) "
                            f"= {plan.scale.lab_s(traffic.processing):g} s (lab) after the body")
@@ -83,6 +85,10 @@ class TerminalReport:
                         was = f"{old.story} → " if old else ""
                         self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
                                            f"[bold]{escape(setting.story)}[/] (lab {escape(setting.lab)})")
+        traffic = event.plan.traffic
+        if traffic != self._scenario_traffic:
+            self._print(f"  traffic this step: {traffic.requests} × {format_size(traffic.size)} upload "
+                        f"({traffic.transfer}), app works {traffic.processing:g} s (story)")
         if event.restarted:
             self._print(f"  [dim]restarted {', '.join(event.restarted)}[/]")
         self._previous = event.settings

@@ -14,12 +14,18 @@ def test_every_shipped_scenario_loads(scenario_id):
 
 def test_steps_accumulate_changes_and_report_the_hops_they_touch():
     plan = scenario.load("413-body-size")
-    first, second, third = plan.steps
-    assert first.changed == ()
-    assert second.changed == ("host-nginx",)
-    assert second.knobs["host-nginx"].client_max_body_size == "1024m"
-    assert third.knobs["host-nginx"].client_max_body_size == "1024m"  # kept from the step before
-    assert third.changed == ("ingress",)
+    broken, chunked, host_only, both = plan.steps
+    assert broken.changed == () and chunked.changed == ()
+    assert host_only.changed == ("host-nginx",)
+    assert host_only.knobs["host-nginx"].client_max_body_size == "1024m"
+    assert both.knobs["host-nginx"].client_max_body_size == "1024m"  # kept from the step before
+    assert both.changed == ("ingress",)
+
+
+def test_a_steps_traffic_override_applies_to_that_step_only():
+    plan = scenario.load("413-body-size")
+    assert [step.traffic.transfer for step in plan.steps] == ["content-length", "chunked", "content-length",
+                                                              "content-length"]
 
 
 def test_unknown_scenario_suggests_close_names():
@@ -33,6 +39,11 @@ def _error(write_scenario, mutate=None, text=None) -> str:
         scenario.load(str(path))
     assert str(path) in caught.value.message
     return caught.value.message
+
+
+def test_the_fixture_itself_is_valid(write_scenario):
+    assert [step.step.name for step in scenario.load(str(write_scenario())).steps] == [
+        "broken", "fix-host-only", "fix-both"]
 
 
 def test_broken_yaml_names_the_line(write_scenario):
@@ -98,8 +109,8 @@ def scenario_error_text(write_scenario, mutate) -> str:
     return caught.value.message
 
 
-def test_unknown_step_name_is_refused_with_the_list_of_steps():
-    plan = scenario.load("413-body-size")
+def test_unknown_step_name_is_refused_with_the_list_of_steps(write_scenario):
+    plan = scenario.load(str(write_scenario()))
     with pytest.raises(InputError) as caught:
         plan.step_named("fix-bot")
     assert "Did you mean 'fix-both'" in caught.value.message
