@@ -9,6 +9,7 @@ from lab.evidence import TraceHop
 from lab.render import Setting
 from lab.scenario import Plan, StepPlan
 from lab.traffic import RequestRecord
+from lab.traffic.load import LoadSummary
 from lab.verdict import Check
 
 
@@ -52,6 +53,7 @@ class StepResult:
     checks: list[Check]
     requests: list[RequestResult]
     wall_s: float
+    load: LoadSummary | None = None  # for load traffic: ab's figures
 
     @property
     def ok(self) -> bool:

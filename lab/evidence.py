@@ -1,22 +1,23 @@
 """What the hops logged during a step, parsed into events and matched to the lab's requests.
 
-Every hop logs access lines on stdout as JSON carrying the request id (the lab configures the
-formats), and its errors on stderr. The hop trace of a request is its access status at each hop,
-client side first; the hop that *answered* is the first one whose status the next hop did not
-produce (the next hop logged another status, or nothing at all).
+Every hop logs an access line carrying the request id (the lab configures the formats; each hop
+kind parses its own). The hop trace of a request is its access status at each hop, starting at the
+hop the client talked to; the hop that *answered* is the first one whose status the next hop did
+not produce (the next hop logged another status, or nothing at all).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lab.render import HOP_KINDS
+from lab.scenario import LogSignature
 from lab.stack import LogLine, Stack
-from lab.topology import Topology
 
-COLLECT_TIMEOUT_S = 5.0
+ENTRY_LOG_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class AccessEvent:
     hop: str
     request_id: str
     status: int
-    forwarded: bool  # the hop passed the request on (nginx logged an upstream status)
+    forwarded: bool  # the hop passed the request on
     ts: float
 
 
@@ -36,16 +37,22 @@ class TraceHop:
 
 @dataclass
 class Evidence:
-    topology: Topology
+    hops: list[str]  # from the hop the client talked to, inwards
     lines: list[LogLine]
     access: list[AccessEvent]
 
+    def __post_init__(self) -> None:
+        self._by_request: dict[str, dict[str, AccessEvent]] = {}
+        for event in self.access:
+            self._by_request.setdefault(event.request_id, {})[event.hop] = event
+
     def trace(self, request_id: str) -> list[TraceHop]:
-        status = {event.hop: event.status for event in self.access if event.request_id == request_id}
-        return [TraceHop(hop, status.get(hop)) for hop in self.topology.hop_names]
+        events = self._by_request.get(request_id, {})
+        return [TraceHop(hop, events[hop].status if hop in events else None) for hop in self.hops]
 
     def forwarded_by(self, hop: str, request_id: str) -> bool:
-        return any(e.forwarded for e in self.access if e.hop == hop and e.request_id == request_id)
+        event = self._by_request.get(request_id, {}).get(hop)
+        return bool(event and event.forwarded)
 
     def answered_by(self, request_id: str, client_status: int | None) -> str | None:
         if client_status is None:
@@ -62,27 +69,35 @@ class Evidence:
         return [line for line in self.lines
                 if line.hop == hop and (stream == "any" or line.stream == stream) and regex.search(line.text)]
 
+    def shows(self, signature: LogSignature) -> bool:
+        return bool(self.matching(signature.hop, signature.match, signature.stream))
 
-def _access_event(line: LogLine) -> AccessEvent | None:
-    if line.stream != "access" or not line.text.startswith("{"):
+
+def _access_event(line: LogLine, kind: str) -> AccessEvent | None:
+    if line.stream != "access":
         return None
-    try:
-        fields = json.loads(line.text)
-        forwarded = fields.get("upstream_status", "-") not in ("", "-")
-        return AccessEvent(line.hop, str(fields["request_id"]), int(fields["status"]), forwarded, line.ts)
-    except (ValueError, KeyError, TypeError):
-        return None
+    fields = HOP_KINDS[kind].parse_access(line.text)
+    return AccessEvent(line.hop, fields.request_id, fields.status, fields.forwarded, line.ts) if fields else None
 
 
-def collect(stack: Stack, since: float, request_ids: list[str]) -> Evidence:
-    """Read every hop's logs since `since`; wait briefly until the entry hop has logged each request."""
-    deadline = time.monotonic() + COLLECT_TIMEOUT_S
+def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | None,
+            wanted: Sequence[LogSignature], patience_s: float) -> Evidence:
+    """Every hop's logs since `since`. Waits (briefly) until the hop the client talked to has logged
+    every request, and (up to `patience_s`) until each wanted line has appeared: a hop may log after
+    the client has its answer, e.g. an app finishing a request whose client left."""
+    names = stack.topology.hop_names
+    hops = names[names.index(start):] if start else names
+    kinds = {hop.name: hop.kind for hop in stack.topology.hops}
+    started = time.monotonic()
     while True:
-        lines = [line for hop in stack.topology.hop_names for line in stack.logs(hop, since)]
-        access = [event for event in map(_access_event, lines) if event]
-        entry_logged = {e.request_id for e in access if e.hop == stack.topology.entry.name}
-        if set(request_ids) <= entry_logged or time.monotonic() > deadline:
-            return Evidence(stack.topology, sorted(lines, key=lambda line: line.ts), access)
+        lines = sorted((line for hop in names for line in stack.logs(hop, since)), key=lambda line: line.ts)
+        access = [event for line in lines if (event := _access_event(line, kinds[line.hop]))]
+        evidence = Evidence(hops, lines, access)
+        waited = time.monotonic() - started
+        entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
+        if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (
+                all(map(evidence.shows, wanted)) or waited > patience_s):
+            return evidence
         time.sleep(0.2)
 
 

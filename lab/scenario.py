@@ -12,16 +12,16 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from lab import paths
 from lab.errors import InputError
 from lab.render import HOP_KINDS, Knobs
 from lab.topology import Topology, load_topology
-from lab.units import Duration, Size, TimeScale
+from lab.units import Duration, Size, TimeScale, format_duration, format_size
 
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -50,11 +50,37 @@ class LogSignature(_Model):
         return value
 
 
+class CountRange(_Model):
+    min: int = Field(0, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    def admits(self, count: int) -> bool:
+        return count >= self.min and (self.max is None or count <= self.max)
+
+    def __str__(self) -> str:
+        if self.max is None:
+            return f"≥ {self.min}"
+        return f"{self.min}" if self.min == self.max else f"{self.min}–{self.max}"
+
+
 class Expect(_Model):
-    status: int = Field(ge=100, le=599)
+    """What a user should see. `status` judges every request; for load, `failures` counts the
+    requests without a 2xx answer (no response at all included) and `failure_statuses` says which
+    statuses those may be. `answered_by` is judged on the requests that `status` or `failures` covers."""
+
+    status: int | None = Field(None, ge=100, le=599)
+    no_response: bool = False  # every request ended without an HTTP answer (e.g. the client gave up)
+    failures: CountRange | None = None
+    failure_statuses: list[int] = []
     answered_by: str | None = None  # the hop that produced the status (from the hop trace)
     logs: list[LogSignature] = []
     response_matches_upload: bool = False  # the app's byte count and sha256 equal what was sent
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> Expect:
+        if sum((self.status is not None, self.no_response, self.failures is not None)) != 1:
+            raise ValueError("give exactly one of `status`, `no_response: true` or `failures`")
+        return self
 
 
 class Step(_Model):
@@ -65,13 +91,68 @@ class Step(_Model):
     expect: Expect
 
 
-class UploadTraffic(_Model):
+class _TrafficBase(_Model):
+    target: str | None = None  # the hop the client talks to (default: the first of the chain)
+    app_work: Duration = 0.0  # story time the app spends on each request (its `work_s` parameter)
+    headers: dict[str, str] = {}
+    header_sizes: dict[str, Size] = {}  # headers filled to a size, e.g. {Cookie: 6KiB} (a big cookie)
+
+    def all_headers(self) -> dict[str, str]:
+        padded = {name: "x" * size for name, size in self.header_sizes.items()}
+        return {**self.headers, **padded}
+
+
+class UploadTraffic(_TrafficBase):
+    """Streamed uploads, one after another, generated on the fly."""
+
     kind: Literal["upload"]
     path: str = "/upload"
     size: Size
     transfer: Literal["content-length", "chunked"] = "content-length"
-    processing: Duration = 0.0  # story time the app works on the file before it answers
     requests: int = Field(1, ge=1, le=100)
+
+    def describe(self, scale: TimeScale) -> str:
+        return (f"{self.requests} × {format_size(self.size)} upload ({self.transfer}) to {self.path}"
+                f"{_at(self.target)}{_work(self.app_work, scale, 'after the body')}")
+
+
+class LoadTraffic(_TrafficBase):
+    """`ab`-style load: `requests` requests, `concurrency` at a time (ab's -n and -c)."""
+
+    kind: Literal["load"]
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "GET"
+    path: str = "/"
+    body: str = ""  # sent as is, with a Content-Length (ab -p)
+    content_type: str | None = None  # ab -T
+    concurrency: int = Field(1, ge=1, le=1000)
+    requests: int = Field(1, ge=1, le=100_000)
+    keepalive: bool = False  # ab -k
+    give_up_after: Duration | None = None  # an impatient client (curl -m): story seconds
+    # A race shows up in some batches and not others: send up to `batches` loads, stopping early
+    # once the step's `failures.min` is reached.
+    batches: int = Field(1, ge=1, le=50)
+
+    def describe(self, scale: TimeScale) -> str:
+        flags = f"-c {self.concurrency} -n {self.requests}{' -k' if self.keepalive else ''}"
+        body = f" with a {len(self.body.encode())} B {self.content_type or ''} body" if self.body else ""
+        patience = (f", the client gives up after {format_duration(self.give_up_after)} (story) = "
+                    f"{format_duration(scale.lab_s(self.give_up_after))} (lab)" if self.give_up_after else "")
+        batches = f", up to {self.batches} batches" if self.batches > 1 else ""
+        return (f"ab {flags}: {self.method} {self.path}{body}{_at(self.target)}{batches}"
+                f"{_work(self.app_work, scale, 'per request')}{patience}")
+
+
+def _at(target: str | None) -> str:
+    return f", sent straight to {target}" if target else ""
+
+
+def _work(story_s: float, scale: TimeScale, when: str) -> str:
+    if not story_s:
+        return ""
+    return f", app works {format_duration(story_s)} (story) = {format_duration(scale.lab_s(story_s))} (lab) {when}"
+
+
+Traffic = Annotated[UploadTraffic | LoadTraffic, Field(discriminator="kind")]
 
 
 class Scenario(_Model):
@@ -83,7 +164,7 @@ class Scenario(_Model):
     summary: str
     notes: str = ""
     knobs: dict[str, dict[str, Any]] = {}
-    traffic: UploadTraffic
+    traffic: Traffic
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("time_scale", mode="before")
@@ -93,12 +174,15 @@ class Scenario(_Model):
         return str(value)
 
 
+_TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)
+
+
 @dataclass(frozen=True)
 class StepPlan:
     index: int
     step: Step
     knobs: dict[str, Knobs]  # every hop's effective knobs during this step
-    traffic: UploadTraffic
+    traffic: UploadTraffic | LoadTraffic
     changed: tuple[str, ...]  # hops whose knobs differ from the previous step
 
 
@@ -197,9 +281,10 @@ def _plan_steps(scenario: Scenario, path: Path, topology: Topology) -> tuple[Ste
                 origin = "knobs" if index == 0 and hop.name not in step.change else f"{where}.change"
                 raise InputError(f"{path}: {origin}.{hop.name} ({hop.kind}): {_first_error(exc)}") from None
         try:
-            traffic = UploadTraffic.model_validate(_merge(scenario.traffic.model_dump(), step.traffic))
+            traffic = _TRAFFIC.validate_python(_merge(scenario.traffic.model_dump(), step.traffic))
         except ValidationError as exc:
             raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None
+        check_hop(traffic.target, f"{where}.traffic.target")
         changed = tuple(hop for hop in hops if previous and knobs[hop] != previous[hop])
         plans.append(StepPlan(index, step, knobs, traffic, changed))
         previous = knobs

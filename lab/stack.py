@@ -38,7 +38,7 @@ HEALTHY_TIMEOUT_S = 60
 @dataclass(frozen=True)
 class LogLine:
     hop: str
-    stream: str  # "access" (the server's stdout) or "error" (its stderr)
+    stream: str  # "access" (a line the hop kind parses as its access log) or "error" (anything else)
     ts: float  # engine timestamp, epoch seconds
     text: str
 
@@ -53,11 +53,8 @@ class Stack:
         self.project = f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
         self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
         self.config_dir.chmod(0o755)
-        self.env = {
-            "FAULTLAB_CONFIG": str(self.config_dir),
-            "FAULTLAB_NGINX_IMAGE": images["nginx"],
-            "FAULTLAB_PYTHON_IMAGE": images["python"],
-        }
+        self.env = {"FAULTLAB_CONFIG": str(self.config_dir)}
+        self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in images.items()})
         self._rendered: dict[str, dict[str, str]] = {}
         self._containers: dict[str, Container] = {}
 
@@ -75,12 +72,19 @@ class Stack:
         self._compose(["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT_S)], UP_TIMEOUT_S + 30)
 
     def apply(self, knobs: dict[str, Knobs], also_restart: list[str]) -> list[str]:
-        """Render the new knobs; restart the hops whose config changed, and `also_restart`."""
+        """Render the new knobs; restart the hops whose config changed, `also_restart`, and every hop
+        in front of those."""
         changed = set(self.write(knobs)) | set(also_restart)
-        restart = [hop for hop in self.topology.hop_names if hop in changed]
-        if restart:
-            self._compose(["restart", "--timeout", "2", *restart], 120)
-            self.wait_healthy(restart)
+        hops = self.topology.hop_names
+        deepest = max((hops.index(hop) for hop in changed), default=-1)
+        # The hops in front of a restarted one pool connections to it (traefik's idle connections,
+        # nginx's keep-alive): restart them too, so a step measures its own settings, not stale sockets.
+        restart = hops[: deepest + 1]
+        # Innermost first, each healthy before the next: nginx refuses to start while the name of
+        # its upstream does not resolve, and a stopped container's name does not.
+        for hop in reversed(restart):
+            self._compose(["restart", "--timeout", "2", hop], 120)
+            self.wait_healthy([hop])
         return restart
 
     def down(self) -> None:
@@ -156,17 +160,16 @@ class Stack:
                 time.sleep(0.1)
 
     def logs(self, hop: str, since: float) -> list[LogLine]:
-        container = self.container(hop)
+        """The hop's stdout and stderr lines since `since`, classified by its kind's access-log parser."""
+        parse = HOP_KINDS[self.topology.hop(hop).kind].parse_access
+        raw = self.container(hop).logs(stdout=True, stderr=True, timestamps=True, since=int(since))
         lines = []
-        for stream, flags in (("access", {"stdout": True, "stderr": False}),
-                              ("error", {"stdout": False, "stderr": True})):
-            raw = container.logs(timestamps=True, since=int(since), **flags).decode(errors="replace")
-            for line in raw.splitlines():
-                stamp, _, text = line.partition(" ")
-                ts = _docker_time(stamp)
-                if ts >= since:
-                    lines.append(LogLine(hop, stream, ts, text))
-        return sorted(lines, key=lambda line: line.ts)
+        for line in raw.decode(errors="replace").splitlines():
+            stamp, _, text = line.partition(" ")
+            ts = _docker_time(stamp)
+            if ts >= since:
+                lines.append(LogLine(hop, "access" if parse(text) else "error", ts, text))
+        return lines
 
 
 def _docker_time(stamp: str) -> float:

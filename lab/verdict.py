@@ -19,15 +19,25 @@ class Check:
     ok: bool
 
 
+def is_failure(record: RequestRecord) -> bool:
+    """What ab counts as failed or non-2xx: anything but a 2xx answer."""
+    return record.status is None or not 200 <= record.status < 300
+
+
 def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> list[Check]:
-    checks = [_status(expect, records)]
+    checks = [_outcomes(expect, records)]
+    judged = [r for r in records if is_failure(r)] if expect.failures is not None else records
+    if expect.failure_statuses:
+        odd = Counter(r.outcome for r in judged if r.status not in expect.failure_statuses)
+        checks.append(Check("failures are", " or ".join(map(str, expect.failure_statuses)),
+                            _counts(odd) if odd else "all of them", not odd))
     if expect.answered_by:
-        checks.append(_answered_by(expect.answered_by, records, evidence))
+        checks.append(_answered_by(expect, judged, evidence))
     for signature in expect.logs:
         found = evidence.matching(signature.hop, signature.match, signature.stream)
         stream = "" if signature.stream == "any" else f" {signature.stream} log"
         if found:
-            observed = _shorten(found[0].text)
+            observed = _shorten(found[0].text) + (f"  (+{len(found) - 1} more)" if len(found) > 1 else "")
         else:
             seen = evidence.matching(signature.hop, "", signature.stream)
             observed = (f"no matching line among {len(seen)}" +
@@ -38,17 +48,29 @@ def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> l
     return checks
 
 
-def _status(expect: Expect, records: list[RequestRecord]) -> Check:
-    seen = Counter(record.outcome for record in records)
-    observed = ", ".join(f"{outcome} ×{count}" for outcome, count in seen.most_common())
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{outcome} ×{count}" for outcome, count in counter.most_common())
+
+
+def _outcomes(expect: Expect, records: list[RequestRecord]) -> Check:
+    seen = _counts(Counter(record.outcome for record in records))
+    if expect.failures is not None:
+        failed = sum(map(is_failure, records))
+        return Check("requests without a 2xx", f"{expect.failures} of {len(records)}",
+                     f"{failed} ({seen})", expect.failures.admits(failed))
+    if expect.no_response:
+        return Check("status at the client", f"no response ×{len(records)}", seen,
+                     all(record.status is None for record in records))
     ok = all(record.status == expect.status for record in records)
-    return Check("status at the client", f"{expect.status} ×{len(records)}", observed, ok)
+    return Check("status at the client", f"{expect.status} ×{len(records)}", seen, ok)
 
 
-def _answered_by(hop: str, records: list[RequestRecord], evidence: Evidence) -> Check:
-    origins = Counter(str(evidence.answered_by(r.request_id, r.status)) for r in records)
-    observed = ", ".join(f"{origin} ×{count}" if len(records) > 1 else origin for origin, count in origins.items())
-    return Check("answered by", hop, observed, set(origins) == {hop})
+def _answered_by(expect: Expect, judged: list[RequestRecord], evidence: Evidence) -> Check:
+    if not judged:
+        return Check("answered by", str(expect.answered_by), "no such requests to trace", True)
+    origins = Counter(str(evidence.answered_by(r.request_id, r.status)) for r in judged)
+    observed = ", ".join(f"{origin} ×{count}" if len(judged) > 1 else origin for origin, count in origins.items())
+    return Check("answered by", str(expect.answered_by), observed, set(origins) == {expect.answered_by})
 
 
 def _upload_echo(records: list[RequestRecord]) -> Check:
@@ -60,5 +82,5 @@ def _upload_echo(records: list[RequestRecord]) -> Check:
     return Check("upload arrived whole", f"{format_size(first.bytes_sent)}, same sha256", observed, not bad)
 
 
-def _shorten(text: str, limit: int = 160) -> str:
+def _shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -29,7 +29,7 @@ def healthz() -> tuple[str, int]:
 
 @app.post("/upload")
 def upload():  # noqa: ANN201 - Flask response
-    """Stream the body to disk while hashing it, then "process" it for `process_s` seconds.
+    """Stream the body to disk while hashing it, then "process" it for `work_s` seconds.
 
     The body is never held in memory, whatever its size: the same shape as the incident's app,
     which answered only after working on the file.
@@ -41,9 +41,9 @@ def upload():  # noqa: ANN201 - Flask response
             digest.update(chunk)
             spool.write(chunk)
             received += len(chunk)
-    process_s = _seconds("process_s")
-    time.sleep(process_s)
-    return jsonify(bytes=received, sha256=digest.hexdigest(), processed_s=process_s)
+    work_s = _seconds("work_s")
+    time.sleep(work_s)
+    return jsonify(bytes=received, sha256=digest.hexdigest(), worked_s=work_s)
 
 
 @app.post("/account/users/login/")
@@ -56,7 +56,7 @@ def login():  # noqa: ANN201
 
 @app.get("/slow")
 def slow():  # noqa: ANN201
-    seconds = _seconds("s", 1.0)
+    seconds = _seconds("work_s", 1.0)
     time.sleep(seconds)
     return jsonify(slept_s=seconds)
 

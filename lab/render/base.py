@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,9 +39,34 @@ class Setting:
     explicit: bool  # set by the scenario (False: the server's or ingress-nginx's default)
 
 
+@dataclass(frozen=True)
+class AccessFields:
+    """What the lab needs from one access-log line: whose request, what status, passed on or not."""
+
+    request_id: str
+    status: int
+    forwarded: bool  # the hop passed the request to the next hop (False: it answered by itself)
+
+
+def json_access(text: str, *, request_id: str, status: str, forwarded: str | None = None) -> AccessFields | None:
+    """Parse a JSON access line with the given key names; None for any other line (error logs etc.)."""
+    if not text.startswith("{"):
+        return None
+    try:
+        fields = json.loads(text)
+        passed_on = forwarded is not None and str(fields.get(forwarded, "")) not in ("", "-", "0")
+        return AccessFields(str(fields[request_id]), int(fields[status]), passed_on)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class HopKind(Protocol):
     name: str
     knobs: type[Knobs]
+
+    def parse_access(self, text: str) -> AccessFields | None:
+        """The hop's access-log line as the lab configures it; None for every other line."""
+        ...
 
     def render(self, knobs: Knobs, ctx: RenderContext) -> dict[str, str]:
         """File name -> content, written into the hop's config directory."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lab.render.base import Knobs, RenderContext, Setting
+from lab.render.base import AccessFields, Knobs, RenderContext, Setting, json_access
 from lab.units import Duration, format_duration
 
 # JSON so the lab can parse it; %({x-request-id}i)s is the header nginx passes on.
@@ -37,6 +37,10 @@ _SCALED = ("timeout", "graceful_timeout", "keepalive")
 class GunicornHop:
     name = "gunicorn"
     knobs = GunicornKnobs
+
+    @staticmethod
+    def parse_access(text: str) -> AccessFields | None:
+        return json_access(text, request_id="request_id", status="status")
 
     def render(self, knobs: GunicornKnobs, ctx: RenderContext) -> dict[str, str]:
         # gunicorn only takes whole seconds, so scaled timeouts are rounded up (never below 1 s).

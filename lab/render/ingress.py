@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import field_validator
 
 from lab.render.base import Knobs, RenderContext, Setting
-from lab.render.nginx import NginxKnobs, directive_settings, render_conf
+from lab.render.nginx import NginxKnobs, directive_settings, parse_access, render_conf
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 
@@ -110,6 +110,7 @@ class IngressKnobs(Knobs):
 class IngressHop:
     name = "ingress-nginx"
     knobs = IngressKnobs
+    parse_access = staticmethod(parse_access)
 
     def render(self, knobs: IngressKnobs, ctx: RenderContext) -> dict[str, str]:
         nginx, _ = knobs.effective()

@@ -19,7 +19,7 @@ from lab.events import (
 )
 from lab.evidence import format_trace
 from lab.render import Setting
-from lab.units import format_size
+from lab.units import TimeScale
 
 OK = "[green]✔[/]"
 BAD = "[red]✘[/]"
@@ -30,6 +30,7 @@ class TerminalReport:
         self.console = console or Console(highlight=False)
         self._previous: dict[str, list[Setting]] | None = None
         self._scenario_traffic: object = None
+        self._scale: TimeScale | None = None
         self._started = time.monotonic()
 
     def __call__(self, event: Event) -> None:
@@ -48,14 +49,14 @@ class TerminalReport:
         self._print(f"[bold]{escape(scenario.title)}[/]")
         self._print(f"  source    {escape(scenario.source.seed)}, {escape(scenario.source.section)}")
         self._print(f"  chain     {chain}   ([dim]compose/{plan.topology.name}.yaml[/])")
-        example = 60.0
-        self._print(f"  time      scale {plan.scale}: every timeout and wait below is story time × "
-                           f"{plan.scale} (story {example:g} s = lab {plan.scale.lab_s(example):g} s)")
-        traffic = scenario.traffic
-        self._scenario_traffic = traffic
-        self._print(f"  traffic   {traffic.requests} × {format_size(traffic.size)} upload "
-                           f"({traffic.transfer}) to {traffic.path}, app works {traffic.processing:g} s (story) "
-                           f"= {plan.scale.lab_s(traffic.processing):g} s (lab) after the body")
+        if plan.scale.ratio == 1:
+            self._print("  time      scale 1: real durations")
+        else:
+            self._print(f"  time      scale {plan.scale}: every timeout and wait is story time × {plan.scale} "
+                        f"(story 60 s = lab {plan.scale.lab_s(60):g} s)")
+        self._scenario_traffic = scenario.traffic
+        self._scale = plan.scale
+        self._print(f"  traffic   {scenario.traffic.describe(plan.scale)}")
         if len(event.steps) < len(plan.steps):
             self._print(f"  steps     only {', '.join(s.step.name for s in event.steps)} "
                                "(earlier steps' changes applied, not run)")
@@ -86,9 +87,8 @@ class TerminalReport:
                         self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
                                            f"[bold]{escape(setting.story)}[/] (lab {escape(setting.lab)})")
         traffic = event.plan.traffic
-        if traffic != self._scenario_traffic:
-            self._print(f"  traffic this step: {traffic.requests} × {format_size(traffic.size)} upload "
-                        f"({traffic.transfer}), app works {traffic.processing:g} s (story)")
+        if traffic != self._scenario_traffic and self._scale is not None:
+            self._print(f"  traffic this step: {traffic.describe(self._scale)}")
         if event.restarted:
             self._print(f"  [dim]restarted {', '.join(event.restarted)}[/]")
         self._previous = event.settings
@@ -103,7 +103,16 @@ class TerminalReport:
             else:
                 self._print(f"  {mark} {escape(check.what)}: expected {escape(check.expected)}, "
                             f"saw [bold]{escape(check.observed)}[/]")
-        for request in result.requests[:3]:
+        if result.load:
+            load = result.load
+            statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(load.by_status.items()))
+            errors = "".join(f", {error} ×{count}" for error, count in load.by_error.items())
+            latency = (f" · latency p50 {load.p50:.3f} s, p99 {load.p99:.3f} s, max {load.p100:.3f} s"
+                       if load.p50 is not None and load.p99 is not None and load.p100 is not None else "")
+            self._print(f"  load {load.total} requests in {load.wall_s:.2f} s ({load.req_per_s:.0f} req/s): "
+                        f"{statuses}{errors}{latency}")
+        shown = [r for r in result.requests if r.record.status is None or r.record.status >= 300][:3]
+        for request in shown or result.requests[:1]:
             self._print(f"  trace {escape(format_trace(request.trace))}   "
                         f"[dim]({request.record.elapsed_s:.2f} s, request {request.record.request_id[:8]})[/]")
         verdict = "[green]matched[/]" if result.ok else "[red]did not match[/]"

@@ -1,4 +1,8 @@
-"""Traffic the lab sends: every request carries an X-Request-ID and yields one `RequestRecord`."""
+"""Traffic the lab sends: every request carries an X-Request-ID and yields one `RequestRecord`.
+
+Uploads stream through httpx (fine for a few large bodies); load goes through the lab's own
+engine in `load.py`, because httpx is far too slow to reproduce the races of a real `ab` run.
+"""
 
 from lab.traffic.record import RequestRecord
 from lab.traffic.upload import send_uploads

@@ -34,20 +34,21 @@ def _body(size: int, record: RequestRecord) -> Iterator[bytes]:
         yield chunk
 
 
-def send_uploads(base_url: str, path: str, *, size: int, chunked: bool, process_s: float, count: int,
-                 timeout_s: float) -> list[RequestRecord]:
+def send_uploads(base_url: str, path: str, *, size: int, chunked: bool, params: dict[str, str],
+                 headers: dict[str, str], count: int, timeout_s: float) -> list[RequestRecord]:
     records = []
     timeout = httpx.Timeout(timeout_s, connect=10.0)
     with httpx.Client(timeout=timeout) as client:
         for _ in range(count):
             record = RequestRecord(request_id=uuid.uuid4().hex, started_at=time.time())
-            headers = {"X-Request-ID": record.request_id, "Content-Type": "application/octet-stream"}
+            request_headers = {**headers, "X-Request-ID": record.request_id,
+                               "Content-Type": "application/octet-stream"}
             if not chunked:
-                headers["Content-Length"] = str(size)  # httpx then streams the generator without chunking
+                request_headers["Content-Length"] = str(size)  # httpx then streams the generator unchunked
             started = time.monotonic()
             try:
-                response = client.post(f"{base_url}{path}", params={"process_s": f"{process_s:.3f}"},
-                                       content=_body(size, record), headers=headers)
+                response = client.post(f"{base_url}{path}", params=params, content=_body(size, record),
+                                       headers=request_headers)
                 record.status = response.status_code
                 if response.headers.get("content-type", "").startswith("application/json"):
                     record.response = response.json()

@@ -49,3 +49,68 @@ def test_gunicorn_gets_whole_seconds_and_the_chosen_release():
     files = HOP_KINDS["gunicorn"].render(GunicornKnobs(timeout="120s", release="21.2.0"), ctx("app", None))
     assert "timeout = 4  # story 120s" in files["gunicorn.conf.py"]
     assert files["gunicorn-release"].strip() == "21.2.0"
+
+
+def test_nginx_talks_uwsgi_with_the_uwsgi_family_of_directives():
+    knobs = NginxKnobs(upstream_protocol="uwsgi", uwsgi_read_timeout="30s", uwsgi_ignore_client_abort=True)
+    conf = HOP_KINDS["nginx"].render(knobs, ctx("nginx", "app:8080"))["nginx.conf"]
+    assert "uwsgi_pass app:8080;" in conf and "proxy_pass" not in conf
+    assert "uwsgi_read_timeout 1000ms;" in conf and "uwsgi_ignore_client_abort on;" in conf
+
+
+def test_nginx_refuses_a_directive_of_the_other_family():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="apply only with upstream_protocol: uwsgi"):
+        NginxKnobs(uwsgi_read_timeout="30s")
+
+
+def test_nginx_as_load_balancer_limits_the_whole_server():
+    conf = HOP_KINDS["nginx"].render(NginxKnobs(limit_conn=50), ctx("lb", "traefik:8080"))["nginx.conf"]
+    assert "limit_conn_zone $server_port" in conf  # $server_name is empty here, and empty keys are not counted
+    assert "limit_conn faultlab_conn 50;" in conf
+
+
+def test_uwsgi_keepalive_only_with_its_http_router_and_harakiri_in_whole_seconds():
+    from lab.render.uwsgi import UwsgiKnobs
+
+    ini = HOP_KINDS["uwsgi"].render(UwsgiKnobs(http_keepalive=True, harakiri="100s"), ctx("app", None))["uwsgi.ini"]
+    assert "http = 0.0.0.0:8080" in ini and "http-keepalive = 1" in ini
+    assert "harakiri = 4  ; story 100s" in ini
+    socket = HOP_KINDS["uwsgi"].render(UwsgiKnobs(protocol="uwsgi", http_keepalive=True), ctx("app", None))
+    assert "socket = 0.0.0.0:8080" in socket["uwsgi.ini"] and "http-keepalive" not in socket["uwsgi.ini"]
+
+
+def test_traefik_v3_settings_land_where_traefik_reads_them():
+    import yaml
+
+    from lab.render.traefik import TraefikKnobs
+
+    files = HOP_KINDS["traefik"].render(TraefikKnobs(maxIdleConnsPerHost=-1, retryAttempts=10,
+                                                     responseHeaderTimeout="60s"), ctx("traefik", "app:8080"))
+    static, dynamic = yaml.safe_load(files["traefik.yml"]), yaml.safe_load(files["dynamic.yml"])
+    assert static["serversTransport"]["maxIdleConnsPerHost"] == -1
+    assert static["serversTransport"]["forwardingTimeouts"]["responseHeaderTimeout"] == "2000ms"
+    assert static["serversTransport"]["forwardingTimeouts"]["idleConnTimeout"] == "3000ms"
+    assert static["log"]["level"] == "DEBUG"
+    assert dynamic["http"]["middlewares"]["retry"]["retry"]["attempts"] == 10
+    assert dynamic["http"]["routers"]["app"]["middlewares"] == ["retry"]
+    assert dynamic["http"]["services"]["app"]["loadBalancer"]["servers"] == [{"url": "http://app:8080"}]
+
+
+def test_zero_means_no_limit_to_traefik_whatever_the_scale():
+    import yaml
+
+    from lab.render.traefik import TraefikKnobs
+
+    static = yaml.safe_load(HOP_KINDS["traefik"].render(TraefikKnobs(), ctx("traefik", "app:8080"))["traefik.yml"])
+    assert static["serversTransport"]["forwardingTimeouts"]["responseHeaderTimeout"] == "0s"
+
+
+def test_each_hop_kind_parses_its_own_access_lines():
+    traefik_line = '{"DownstreamStatus":502,"ServiceURL":"http://app:8080","request_X-Request-Id":"r1"}'
+    assert HOP_KINDS["traefik"].parse_access(traefik_line).status == 502
+    assert HOP_KINDS["traefik"].parse_access("2026-11-24T09:00:00Z DBG … error=EOF") is None
+    nginx_line = '{"request_id":"r1","status":413,"upstream_status":""}'
+    assert HOP_KINDS["nginx"].parse_access(nginx_line).forwarded is False

@@ -1,0 +1,43 @@
+"""Expectations against request records and evidence."""
+
+import pytest
+from pydantic import ValidationError
+
+from lab.evidence import AccessEvent, Evidence
+from lab.scenario import Expect
+from lab.traffic import RequestRecord
+from lab.verdict import judge
+
+
+def records(*statuses):
+    return [RequestRecord(f"r{i}", 0.0, status=s, error=None if s else "timeout") for i, s in enumerate(statuses)]
+
+
+def evidence(rs):
+    access = [AccessEvent("traefik", r.request_id, r.status, True, 0.0) for r in rs if r.status]
+    return Evidence(["traefik", "app"], [], access)
+
+
+def test_a_race_is_judged_on_a_count_of_failures_and_their_kind():
+    rs = records(200, 200, 500, 502)
+    checks = judge(Expect(failures={"min": 1}, failure_statuses=[500, 502], answered_by="traefik"), rs, evidence(rs))
+    assert [c.ok for c in checks] == [True, True, True]
+    assert checks[0].observed == "2 (200 ×2, 500 ×1, 502 ×1)"
+
+
+def test_zero_failures_means_zero():
+    rs = records(*[200] * 99, 502)
+    assert not judge(Expect(failures={"max": 0}), rs, evidence(rs))[0].ok
+
+
+def test_unexpected_failure_kinds_are_named():
+    rs = records(200, 503, None)
+    check = judge(Expect(failures={"min": 1}, failure_statuses=[503]), rs, evidence(rs))[1]
+    assert not check.ok and "no response (timeout) ×1" in check.observed
+
+
+def test_exactly_one_way_of_judging_statuses():
+    with pytest.raises(ValidationError, match="exactly one of"):
+        Expect(status=200, failures={"max": 0})
+    with pytest.raises(ValidationError, match="exactly one of"):
+        Expect()
