@@ -40,15 +40,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = scenario.load(args.scenario, time_scale=args.time_scale)
     if args.step:
         plan.step_named(args.step)  # a typo fails before any container starts
-    if args.json:
-        from lab.report.json import JsonReport
+    if args.repeat < 1:
+        raise _usage("--repeat takes a number of runs, 1 or more")
+    results = []
+    for _ in range(args.repeat):
+        if args.json:
+            from lab.report.json import JsonReport
 
-        handler = JsonReport()
-        result = runner.run(plan, handler, only_step=args.step)
-        handler.dump(sys.stdout)
-    else:
-        result = runner.run(plan, TerminalReport(), only_step=args.step)
-    return 0 if result.ok else 1
+            handler = JsonReport()
+            results.append(runner.run(plan, handler, only_step=args.step))
+            handler.dump(sys.stdout)
+        else:
+            results.append(runner.run(plan, TerminalReport(), only_step=args.step))
+    if args.repeat > 1 and not args.json:
+        from lab.report.terminal import print_repeats
+
+        print_repeats(results)
+    return 0 if all(result.ok for result in results) else 1
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -127,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--step", help="run only this step (earlier steps' config changes still apply)")
     sub.add_argument("--time-scale", help="override the scenario's time scale, e.g. 1/10; 1 = real durations")
     sub.add_argument("--json", action="store_true", help="print the result as JSON instead of the terminal view")
+    sub.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="run N times and print each run's verdict and the flake rate")
     sub.set_defaults(func=cmd_run)
 
     sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand")

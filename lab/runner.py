@@ -85,9 +85,12 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[Reque
     for batch in range(1, traffic.batches + 1):
         records += run_load(url, spec)
         failed = sum(map(is_failure, records))
+        enough = _enough_failures(step.step.expect, failed)
         if traffic.batches > 1:
-            emit(Progress(f"batch {batch}/{traffic.batches}: {len(records)} requests so far, {failed} failed"))
-        if _enough_failures(step.step.expect, failed):
+            verdict = ": enough to judge, no more batches" if enough and batch < traffic.batches else ""
+            emit(Progress(f"batch {batch}/{traffic.batches}: {failed} of {len(records)} requests failed so far"
+                          f"{verdict}"))
+        if enough:
             break
     return records
 

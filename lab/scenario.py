@@ -137,6 +137,8 @@ class LoadTraffic(_TrafficBase):
         body = f" with a {len(self.body.encode())} B {self.content_type or ''} body" if self.body else ""
         patience = (f", the client gives up after {format_duration(self.give_up_after)} (story) = "
                     f"{format_duration(scale.lab_s(self.give_up_after))} (lab)" if self.give_up_after else "")
+        if self.give_up_after and scale.ratio == 1:
+            patience = f", the client gives up after {format_duration(self.give_up_after)}"
         batches = f", up to {self.batches} batches" if self.batches > 1 else ""
         return (f"ab {flags}: {self.method} {self.path}{body}{_at(self.target)}{batches}"
                 f"{_work(self.app_work, scale, 'per request')}{patience}")
@@ -149,6 +151,8 @@ def _at(target: str | None) -> str:
 def _work(story_s: float, scale: TimeScale, when: str) -> str:
     if not story_s:
         return ""
+    if scale.ratio == 1:
+        return f", app works {format_duration(story_s)} {when}"
     return f", app works {format_duration(story_s)} (story) = {format_duration(scale.lab_s(story_s))} (lab) {when}"
 
 

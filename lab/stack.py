@@ -88,8 +88,8 @@ class Stack:
         return restart
 
     def down(self) -> None:
-        # Ignore Ctrl-C while tearing down: an impatient second Ctrl-C must not leave containers behind.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ignore Ctrl-C and SIGTERM while tearing down: a second signal must not leave containers behind.
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             try:
                 self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "2"], 120, detach=True)
@@ -97,7 +97,8 @@ class Stack:
                 self._sweep()
                 shutil.rmtree(self.config_dir, ignore_errors=True)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _sweep(self) -> None:
         """Whatever compose left (a killed `up`, a half-created network) goes by its project label."""

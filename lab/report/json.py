@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, TextIO
 
@@ -30,6 +31,7 @@ class JsonReport:
                     "ok": step.ok,
                     "wall_s": round(step.wall_s, 3),
                     "checks": [vars(check) for check in step.checks],
+                    "load": dataclasses.asdict(step.load) if step.load else None,
                     "requests": [
                         {
                             "request_id": r.record.request_id,

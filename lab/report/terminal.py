@@ -12,6 +12,7 @@ from lab.events import (
     Event,
     Progress,
     ScenarioFinished,
+    ScenarioResult,
     ScenarioStarted,
     StackUp,
     StepFinished,
@@ -69,13 +70,15 @@ class TerminalReport:
         self.console.print()
         self._print(f"[bold]Step {event.number}/{event.total}  {escape(step.name)}[/]  {escape(step.says)}")
         if self._previous is None:
+            real_time = self._scale is not None and self._scale.ratio == 1
             table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
-            for column in ("hop", "setting", "story", "lab"):
+            for column in ("hop", "setting", "value") if real_time else ("hop", "setting", "story", "lab"):
                 table.add_column(column)
             for hop, settings in event.settings.items():
                 for setting in settings:
                     origin = "" if setting.explicit else " [dim](default)[/]"
-                    table.add_row(hop, setting.name, f"{escape(setting.story)}{origin}", escape(setting.lab))
+                    lab = [] if real_time else [escape(setting.lab)]
+                    table.add_row(hop, setting.name, f"{escape(setting.story)}{origin}", *lab)
             self.console.print(table)
         else:
             for hop, settings in event.settings.items():
@@ -84,8 +87,10 @@ class TerminalReport:
                     old = before.get(setting.name)
                     if old is None or (old.story, old.lab) != (setting.story, setting.lab):
                         was = f"{old.story} → " if old else ""
+                        same = setting.lab == setting.story or (self._scale is not None and self._scale.ratio == 1)
+                        lab = "" if same else f" (lab {escape(setting.lab)})"
                         self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
-                                           f"[bold]{escape(setting.story)}[/] (lab {escape(setting.lab)})")
+                                    f"[bold]{escape(setting.story)}[/]{lab}")
         traffic = event.plan.traffic
         if traffic != self._scenario_traffic and self._scale is not None:
             self._print(f"  traffic this step: {traffic.describe(self._scale)}")
@@ -142,3 +147,21 @@ class TerminalReport:
         if not result.ok:
             self.console.print("Tip: rerun one step with `lab run "
                                f"{result.plan.scenario.id} --step <name>`; the trace lines show which hop answered.")
+
+
+def print_repeats(results: list[ScenarioResult], console: Console | None = None) -> None:
+    """`lab run --repeat N`: one row per run, one column per step, and how often each step flaked."""
+    console = console or Console(highlight=False)
+    steps = [step.plan.step.name for step in results[0].steps]
+    table = Table(title=f"{results[0].plan.scenario.id}: {len(results)} runs", title_justify="left")
+    table.add_column("run")
+    for name in steps:
+        table.add_column(name)
+    table.add_column("wall")
+    for number, result in enumerate(results, 1):
+        cells = [f"{OK} {step.checks[0].observed}" if step.ok else f"{BAD} {step.checks[0].observed}"
+                 for step in result.steps]
+        table.add_row(str(number), *cells, f"{result.wall_s:.0f} s")
+    console.print(table)
+    passed = sum(result.ok for result in results)
+    console.print(f"{passed}/{len(results)} runs matched every step; flake rate {1 - passed / len(results):.0%}")
