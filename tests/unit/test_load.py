@@ -24,6 +24,7 @@ class Seen:
     """What the server saw."""
 
     request_ids: list[str] = field(default_factory=list)
+    status_sent: dict[str, int] = field(default_factory=dict)  # by X-Request-ID
     bodies: list[bytes] = field(default_factory=list)
     content_types: list[str | None] = field(default_factory=list)
     connections: int = 0
@@ -31,8 +32,25 @@ class Seen:
     max_in_flight: int = 0
 
 
+@dataclass
+class Request:
+    path: str
+    query: dict[str, list[str]]
+    request_id: str
+    keep: bool
+
+
+RAW_ANSWERS = {  # /raw?case=: sent as is, then the connection is closed
+    "early-hints": b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "no-content": b"HTTP/1.1 204 No Content\r\n\r\n",
+    "truncated": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
+    "garbage": b"hello\r\n\r\n",
+}
+
+
 class Server:
-    """Answers by path: /ok?status=&delay_s=, /chunked, /close-delimited, /hangup (no answer), /stall (none ever)."""
+    """Answers by path: /ok?delay_s=&cycle= (200, 404, 503 in turn), /chunked, /close-delimited, /raw, /hangup,
+    /stall; counts connections and requests in flight."""
 
     def __init__(self) -> None:
         self.seen = Seen()
@@ -81,20 +99,26 @@ class Server:
         self.seen.request_ids.append(headers["x-request-id"])
         self.seen.bodies.append(body)
         self.seen.content_types.append(headers.get("content-type"))
-        keep = headers.get("connection") != "close"
+        request = Request(target.path, parse_qs(target.query), headers["x-request-id"],
+                          keep=headers.get("connection") != "close")
         self.seen.in_flight += 1
         self.seen.max_in_flight = max(self.seen.max_in_flight, self.seen.in_flight)
         try:
-            return await self._answer(target.path, parse_qs(target.query), keep, reader, writer)
+            return await self._answer(request, reader, writer)
         finally:
             self.seen.in_flight -= 1
 
-    async def _answer(self, path: str, query: dict[str, list[str]], keep: bool, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bool:
+    async def _answer(self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        path, query, keep = request.path, request.query, request.keep
         if path == "/hangup":
             return False
         if path == "/stall":
             await reader.read()  # until the client hangs up
+            return False
+        if path == "/raw":
+            writer.write(RAW_ANSWERS[query["case"][0]])
+            await writer.drain()
+            await asyncio.sleep(0.05)  # the client must not need the close to see a whole response
             return False
         if path == "/close-delimited":
             for part in (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfirst ", b"second"):
@@ -112,7 +136,8 @@ class Server:
             await writer.drain()
             return keep
         await asyncio.sleep(float(query.get("delay_s", ["0"])[0]))
-        status = query.get("status", ["200"])[0]
+        status = 200 if "cycle" not in query else (200, 404, 503)[len(self.seen.status_sent) % 3]
+        self.seen.status_sent[request.request_id] = status
         writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 3\r\n".encode() + connection + b"\r\nok\n")
         await writer.drain()
         return keep
@@ -148,8 +173,9 @@ def load(server: Server, path: str, **spec: object) -> list[RequestRecord]:
 
 
 def test_every_request_gets_a_record_with_the_id_the_server_saw(server: Server) -> None:
-    records = load(server, "/ok?status=201", concurrency=4, requests=40)
-    assert [r.status for r in records] == [201] * 40
+    records = load(server, "/ok?cycle=1", concurrency=4, requests=40)
+    assert [r.status for r in records] == [server.seen.status_sent[r.request_id] for r in records]
+    assert {r.status for r in records} == {200, 404, 503}
     assert all(r.error is None and r.elapsed_s > 0 and r.response == {} for r in records)
     ids = [r.request_id for r in records]
     assert len(set(ids)) == 40 and sorted(ids) == sorted(server.seen.request_ids)
@@ -194,6 +220,16 @@ def test_chunked_and_close_delimited_bodies_are_read_to_their_end(server: Server
     assert [(r.status, r.error) for r in records] == [(200, None)] * 8
     if keepalive:
         assert server.seen.connections == 2 + 4  # chunked answers keep the connection, close-delimited ones cannot
+
+
+@pytest.mark.parametrize(("case", "outcome"), [("early-hints", (200, None)), ("no-content", (204, None)),
+                                               ("truncated", (None, "closed before response")),
+                                               ("garbage", (None, "bad response"))])
+def test_unusual_answers(server: Server, case: str, outcome: tuple[int | None, str | None]) -> None:
+    records = load(server, f"/raw?case={case}", requests=2)
+    assert [(r.status, r.error) for r in records] == [outcome] * 2
+    if outcome[0] is not None:
+        assert all(r.elapsed_s < 0.05 for r in records)
 
 
 def test_a_server_that_hangs_up_without_answering(server: Server) -> None:
