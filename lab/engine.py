@@ -26,6 +26,20 @@ TIP = ("run `make engine` (as root on Debian/Ubuntu it installs and starts docke
        "or start Docker Desktop / `sudo systemctl start docker`")
 
 
+# Root's tools live in the sbin directories, which a CI or sudo environment may leave off PATH;
+# dockerd itself also looks up iptables there.
+_SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin")
+
+
+def system_env() -> dict[str, str]:
+    path = os.pathsep.join([os.environ.get("PATH", ""), *_SYSTEM_DIRS])
+    return {**os.environ, "PATH": path}
+
+
+def system_program(name: str) -> str | None:
+    return shutil.which(name, path=system_env()["PATH"])
+
+
 def _where() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
@@ -52,17 +66,17 @@ def ensure(say: Say) -> int | None:
     """Make an engine answer. Returns the pid of the dockerd started here, or None if one was running."""
     if reachable():
         return None
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
+    if os.geteuid() != 0 or not system_program("apt-get"):
         raise EnvironmentError_(f"Docker engine not reachable at {_where()}, and faultlab can only "
                                 "install one as root on Debian/Ubuntu", tip=TIP)
-    if not shutil.which("dockerd"):
+    if not system_program("dockerd"):
         install_packages(["docker.io"], say, why="no Docker engine is installed")
     return _start_dockerd(say)
 
 
 def install_packages(packages: Sequence[str], say: Say, *, why: str) -> None:
     say(f"{why}: installing {' '.join(packages)} with apt-get (once per machine)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    env = {**system_env(), "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
         if done.returncode != 0:
@@ -76,7 +90,11 @@ def _start_dockerd(say: Say) -> int:
     say(f"starting dockerd (log: {log_path})")
     with open(log_path, "ab") as log:
         # A session of its own: a Ctrl-C meant for the lab must not take the engine down mid-teardown.
-        process = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        dockerd = system_program("dockerd")
+        if dockerd is None:
+            raise EnvironmentError_("dockerd is not installed even after installing docker.io", tip=TIP)
+        process = subprocess.Popen([dockerd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=system_env())
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -28,7 +28,7 @@ import docker
 from docker.errors import APIError, ImageNotFound
 
 from lab import paths
-from lab.engine import install_packages
+from lab.engine import install_packages, system_env, system_program
 from lab.errors import CommandError, EnvironmentError_
 from lab.stack import MANAGED_LABEL
 
@@ -211,7 +211,7 @@ def _debootstrap_base(client: docker.DockerClient, say: Say) -> None:
         raise EnvironmentError_(f"no base image ({OFFICIAL_BASE} cannot be pulled) and building one with "
                                 "debootstrap needs root",
                                 tip="load one (`docker load`), or set FAULTLAB_BASE_IMAGE, or run as root")
-    if not shutil.which("debootstrap"):
+    if not system_program("debootstrap"):
         install_packages(["debootstrap"], say, why="no registry answers, so the base image is built locally")
     mirror = debian_mirror()
     started = time.monotonic()
@@ -220,7 +220,7 @@ def _debootstrap_base(client: docker.DockerClient, say: Say) -> None:
     with tempfile.TemporaryDirectory(prefix="faultlab-rootfs-", dir=paths.CACHE) as work:
         rootfs = Path(work) / "rootfs"
         argv = ["debootstrap", "--variant=minbase", SUITE, str(rootfs), mirror]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=1200, env=system_env())
         if done.returncode != 0:
             raise CommandError(argv, done.returncode, done.stdout, done.stderr,
                                tip="check the mirror (FAULTLAB_DEBIAN_MIRROR) and free disk space")
