@@ -15,9 +15,17 @@ from dataclasses import dataclass
 
 from lab.render import HOP_KINDS
 from lab.scenario import LogSignature
-from lab.stack import LogLine, Stack
+from lab.stack import Stack
 
 ENTRY_LOG_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class LogLine:
+    hop: str
+    stream: str  # "access" (a line the hop kind parses as its access log) or "error" (anything else)
+    ts: float  # engine timestamp, epoch seconds
+    text: str
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,16 @@ class Evidence:
         return bool(self.matching(signature.hop, signature.match, signature.stream))
 
 
-def _access_event(line: LogLine, kind: str) -> AccessEvent | None:
-    if line.stream != "access":
-        return None
-    fields = HOP_KINDS[kind].parse_access(line.text)
-    return AccessEvent(line.hop, fields.request_id, fields.status, fields.forwarded, line.ts) if fields else None
+def _read(stack: Stack, hop: str, kind: str, since: float) -> tuple[list[LogLine], list[AccessEvent]]:
+    """One hop's lines, each parsed once by its kind: access lines also become events."""
+    parse = HOP_KINDS[kind].parse_access
+    lines, events = [], []
+    for ts, text in stack.logs(hop, since):
+        fields = parse(text)
+        lines.append(LogLine(hop, "access" if fields else "error", ts, text))
+        if fields:
+            events.append(AccessEvent(hop, fields.request_id, fields.status, fields.forwarded, ts))
+    return lines, events
 
 
 def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | None,
@@ -87,12 +100,15 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
     the client has its answer, e.g. an app finishing a request whose client left."""
     names = stack.topology.hop_names
     hops = names[names.index(start):] if start else names
-    kinds = {hop.name: hop.kind for hop in stack.topology.hops}
     started = time.monotonic()
     while True:
-        lines = sorted((line for hop in names for line in stack.logs(hop, since)), key=lambda line: line.ts)
-        access = [event for line in lines if (event := _access_event(line, kinds[line.hop]))]
-        evidence = Evidence(hops, lines, access)
+        lines: list[LogLine] = []
+        access: list[AccessEvent] = []
+        for hop in stack.topology.hops:
+            hop_lines, hop_events = _read(stack, hop.name, hop.kind, since)
+            lines += hop_lines
+            access += hop_events
+        evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access)
         waited = time.monotonic() - started
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (

@@ -13,7 +13,6 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -33,14 +32,6 @@ SERVICE_LABEL = "com.docker.compose.service"
 MANAGED_LABEL = "io.faultlab.managed"  # set in every compose file, on services and networks
 UP_TIMEOUT_S = 180
 HEALTHY_TIMEOUT_S = 60
-
-
-@dataclass(frozen=True)
-class LogLine:
-    hop: str
-    stream: str  # "access" (a line the hop kind parses as its access log) or "error" (anything else)
-    ts: float  # engine timestamp, epoch seconds
-    text: str
 
 
 class Stack:
@@ -160,16 +151,15 @@ class Stack:
                     raise EnvironmentError_(f"hop {hop!r} did not come back healthy after its restart: {tail}")
                 time.sleep(0.1)
 
-    def logs(self, hop: str, since: float) -> list[LogLine]:
-        """The hop's stdout and stderr lines since `since`, classified by its kind's access-log parser."""
-        parse = HOP_KINDS[self.topology.hop(hop).kind].parse_access
+    def logs(self, hop: str, since: float) -> list[tuple[float, str]]:
+        """The hop's stdout and stderr lines since `since`, as (engine timestamp, text)."""
         raw = self.container(hop).logs(stdout=True, stderr=True, timestamps=True, since=int(since))
         lines = []
         for line in raw.decode(errors="replace").splitlines():
             stamp, _, text = line.partition(" ")
             ts = _docker_time(stamp)
             if ts >= since:
-                lines.append(LogLine(hop, "access" if parse(text) else "error", ts, text))
+                lines.append((ts, text))
         return lines
 
 
