@@ -85,6 +85,9 @@ class Expect(_Model):
 
 class Step(_Model):
     name: str = Field(pattern=_SLUG)
+    # What the step is in the story: the failure, a tempting change that does not help, the fix, or
+    # another view of the same system (a bypass, a control). `lab fix` and `lab explain` read it.
+    role: Literal["broken", "wrong-fix", "fix", "variant"] = "variant"
     says: str  # one line for the terminal: what this step does
     change: dict[str, dict[str, Any]] = {}  # knobs changed from the previous step (they carry on)
     traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only

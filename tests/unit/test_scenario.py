@@ -115,3 +115,11 @@ def test_unknown_step_name_is_refused_with_the_list_of_steps(write_scenario):
         plan.step_named("fix-bot")
     assert "Did you mean 'fix-both'" in caught.value.message
     assert "broken, fix-host-only, fix-both" in caught.value.tip
+
+
+def test_every_shipped_scenario_tells_a_story_with_roles() -> None:
+    """`lab fix` and `lab explain` read the roles: each scenario shows a failure and what ends it."""
+    for scenario_id in scenario.available():
+        roles = [step.step.role for step in scenario.load(scenario_id).steps]
+        assert roles[0] == "broken", scenario_id
+        assert {"fix", "variant"} & set(roles), scenario_id
