@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab.evidence import TraceHop
+from lab.evidence import Evidence, TraceHop
 from lab.render import Setting
 from lab.scenario import Plan, StepPlan
 from lab.traffic import RequestRecord
@@ -54,6 +54,7 @@ class StepResult:
     requests: list[RequestResult]
     wall_s: float
     load: LoadSummary | None = None  # for load traffic: ab's figures
+    evidence: Evidence | None = None  # every hop's log lines during the step (diagnose, reports)
 
     @property
     def ok(self) -> bool:

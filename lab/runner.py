@@ -57,7 +57,7 @@ def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioR
             is_load = isinstance(step.traffic, LoadTraffic)
             load = summarize(records, traffic_s) if is_load else None
             result.steps.append(StepResult(step, judge(step.step.expect, records, evidence), requests,
-                                           time.monotonic() - step_started, load))
+                                           time.monotonic() - step_started, load, evidence))
             emit(StepFinished(result.steps[-1]))
             unsettled = _unsettled(plan, requests, evidence)
         result.wall_s = time.monotonic() - started
