@@ -8,8 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.events import Event, Handler
 
 
 def _say(text: str) -> None:
@@ -43,20 +47,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise _usage("--repeat takes a number of runs, 1 or more")
     results = []
-    for _ in range(args.repeat):
+    for number in range(1, args.repeat + 1):
         if args.json:
             from lab.report.json import JsonReport
 
             handler = JsonReport()
-            results.append(runner.run(plan, handler, only_step=args.step))
+            results.append(runner.run(plan, _with_report(handler, args, number), only_step=args.step))
             handler.dump(sys.stdout)
         else:
-            results.append(runner.run(plan, TerminalReport(), only_step=args.step))
+            results.append(runner.run(plan, _with_report(TerminalReport(), args, number), only_step=args.step))
     if args.repeat > 1 and not args.json:
         from lab.report.terminal import print_repeats
 
         print_repeats(results)
     return 0 if all(result.ok for result in results) else 1
+
+
+def _with_report(handler: Handler, args: argparse.Namespace, number: int) -> Handler:
+    """--report DIR: the HTML/markdown report listens to the same events, and writes when the run ends
+    (with --repeat N, one report per run in DIR/run-<n>)."""
+    if not args.report:
+        return handler
+    from lab.events import ScenarioFinished
+    from lab.report.html import HtmlReport
+
+    report = HtmlReport()
+    directory = Path(args.report) / f"run-{number}" if args.repeat > 1 else Path(args.report)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)  # a bad path fails before any container starts
+    except OSError as exc:
+        raise _usage(f"cannot write the report to {directory}: {exc.strerror}") from None
+
+    def both(event: Event) -> None:
+        handler(event)
+        report(event)
+        if isinstance(event, ScenarioFinished):
+            _say(f"report written: {report.write(directory)} (and report.md)")
+
+    return both
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -79,9 +107,31 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_images(args: argparse.Namespace) -> int:
     from lab import engine, images
 
+    if args.action:
+        return _image_bundle(args)
     tags = images.ensure(engine.connect(), _say)
     for name, tag in tags.items():
         print(f"{name:<8} {tag}")
+    return 0
+
+
+def _image_bundle(args: argparse.Namespace) -> int:
+    from lab import bundle, engine
+
+    if not args.file:
+        raise _usage(f"`lab images {args.action}` needs a file, e.g. `lab images {args.action} faultlab-bundle.tar`")
+    path = Path(args.file)
+    if args.action == "save":
+        info = bundle.save(engine.connect(), path, _say)
+        print(f"{path}: {len(info.names)} images, {info.size_bytes / 1e6:.0f} MB; "
+              f"load it elsewhere with `lab images load {path.name}`")
+    else:
+        if not path.is_file():
+            from lab.errors import InputError
+
+            raise InputError(f"no bundle at {path}", tip="write one with `lab images save FILE` (or `make workshop`)")
+        info = bundle.load(engine.connect(), path, _say)
+        print("\n".join(info.names))
     return 0
 
 
@@ -137,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="print the result as JSON instead of the terminal view")
     sub.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="run N times and print each run's verdict and the flake rate")
+    sub.add_argument("--report", metavar="DIR", help="also write DIR/index.html and DIR/report.md "
+                     "(with --repeat: DIR/run-<n>/)")
     sub.set_defaults(func=cmd_run)
 
     sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand")
@@ -146,7 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", required=True)
     sub.set_defaults(func=cmd_render)
 
-    sub = commands.add_parser("images", help="build the lab's images (cached by their inputs)")
+    sub = commands.add_parser("images", help="build the lab's images (cached by their inputs); save or load "
+                              "them as one file for a room without internet")
+    sub.add_argument("action", nargs="?", choices=["save", "load"],
+                     help="save: write the base and every lab image into FILE; load: load them from FILE")
+    sub.add_argument("file", nargs="?", metavar="FILE", help="the bundle, e.g. faultlab-bundle.tar")
     sub.set_defaults(func=cmd_images)
 
     sub = commands.add_parser("engine", help="check or start the Docker engine")

@@ -58,17 +58,18 @@ SPECS = (
 
 def ensure(client: docker.DockerClient, say: Say) -> dict[str, str]:
     """Every image the topologies use, built if missing: {"nginx": "faultlab/nginx:<hash>", …}."""
-    base = _base(client, say)
-    base_id = client.images.get(base).id
-    tags = {}
+    base = base_image(client, say)
+    tags = tags_for(client, base)
     for spec in SPECS:
-        tag = f"faultlab/{spec.name}:{_inputs_hash(spec, base_id)}"
-        try:
-            client.images.get(tag)
-        except ImageNotFound:
-            _build(client, spec, tag, base, say)
-        tags[spec.name] = tag
+        if not _present(client, tags[spec.name]):
+            _build(client, spec, tags[spec.name], base, say)
     return tags
+
+
+def tags_for(client: docker.DockerClient, base: str) -> dict[str, str]:
+    """The tag each image gets when built from this checkout on `base`: a hash of all its inputs."""
+    base_id = client.images.get(base).id
+    return {spec.name: f"faultlab/{spec.name}:{_inputs_hash(spec, base_id)}" for spec in SPECS}
 
 
 def _inputs_hash(spec: ImageSpec, base_id: str) -> str:
@@ -155,7 +156,8 @@ def _pip_download(requirement_files: list[Path], target: Path, options: list[str
     (target / ".complete").touch()
 
 
-def _base(client: docker.DockerClient, say: Say) -> str:
+def base_image(client: docker.DockerClient, say: Say) -> str:
+    """The base the images build on (made with debootstrap when nothing else is there)."""
     configured = os.environ.get("FAULTLAB_BASE_IMAGE")
     if configured:
         if not _present(client, configured) and not _pull(client, configured):

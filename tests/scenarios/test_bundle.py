@@ -1,0 +1,131 @@
+"""`lab images save/load`: one file carries every image the lab needs to a machine without a registry.
+
+The engine and its images are shared while these tests run, so the images are never removed from it
+by default. Instead the bundle is loaded into a second, private and empty dockerd (its own data root
+and socket, no bridge, no iptables: it cannot touch the shared engine's networks), where the lab must
+find every image without building and each image's programs must run. The full round trip on the
+real engine (remove the images, load the bundle, run a scenario with no build) removes the shared
+images, so it runs only with FAULTLAB_BUNDLE_ROUNDTRIP=1 on a machine where nothing else uses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from lab import bundle, images, runner, scenario
+from lab.engine import system_program
+from lab.events import Event, Progress
+
+pytestmark = pytest.mark.engine
+
+# A program of each image, run with no network: the loaded layers are whole, not just the tags.
+SMOKE = {
+    "nginx": ["nginx", "-v"],
+    "python": ["sh", "-c", "python -c 'import flask, gunicorn' && uwsgi --version"],
+    "traefik": ["traefik", "version"],
+}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory, client: docker.DockerClient,
+          image_tags: dict[str, str]) -> Iterator[bundle.BundleInfo]:
+    info = bundle.save(client, tmp_path_factory.mktemp("bundle") / "faultlab-bundle.tar", print)
+    print(f"bundle: {info.size_bytes / 1e6:.0f} MB, saved in {info.seconds:.1f} s")
+    yield info
+    info.path.unlink()  # most of a gigabyte; pytest would keep it with its last three tmp directories
+
+
+def test_the_bundle_holds_the_base_and_every_image_under_its_hash_tag(saved, client, image_tags):
+    base = images.base_image(client, print)
+    assert sorted(bundle.contents(saved.path)) == sorted([base, *image_tags.values()])
+    with tarfile.open(saved.path) as archive:
+        member = archive.extractfile("manifest.json")
+        assert member is not None
+        manifest = json.load(member)
+    configs = {tag: entry["Config"] for entry in manifest for tag in entry["RepoTags"]}
+    for name in [base, *image_tags.values()]:
+        image_id = client.images.get(name).id.removeprefix("sha256:")
+        assert image_id in configs[name], f"{name} in the bundle is not the image this engine runs"
+
+
+@pytest.fixture(scope="module")
+def empty_engine() -> Iterator[docker.DockerClient]:
+    """A private dockerd with an empty data root, stopped (by its pid) and removed afterwards."""
+    dockerd = system_program("dockerd")
+    if os.geteuid() != 0 or dockerd is None:
+        pytest.skip("loading into an empty engine starts a private dockerd: needs root and dockerd")
+    root = Path(tempfile.mkdtemp(prefix="faultlab-empty-engine-"))
+    socket = root / "docker.sock"
+    with open(root / "dockerd.log", "wb") as log:
+        process = subprocess.Popen(
+            [dockerd, f"--data-root={root / 'data'}", f"--exec-root={root / 'exec'}",
+             f"--pidfile={root / 'dockerd.pid'}", f"--host=unix://{socket}",
+             "--bridge=none", "--iptables=false", "--ip-masq=false"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = docker.DockerClient(base_url=f"unix://{socket}", timeout=300)
+                break
+            except docker.errors.DockerException:
+                assert process.poll() is None, (root / "dockerd.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "the private dockerd did not answer within 60 s"
+                time.sleep(0.5)
+        assert client.images.list() == []
+        yield client
+        client.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_empty_engine_gets_everything_from_the_bundle_and_builds_nothing(saved, client, empty_engine):
+    said: list[str] = []
+    info = bundle.load(empty_engine, saved.path, said.append)
+    print(f"loaded {info.size_bytes / 1e6:.0f} MB into an empty engine in {info.seconds:.1f} s")
+
+    tags = images.ensure(empty_engine, said.append)
+    assert not [line for line in said if "building" in line or "debootstrap" in line], said
+    for name, tag in tags.items():
+        assert empty_engine.images.get(tag).id == client.images.get(tag).id
+        assert empty_engine.images.get(f"faultlab/{name}:latest").id == client.images.get(tag).id
+        output = empty_engine.containers.run(tag, SMOKE[name], network_mode="none", remove=True, stderr=True)
+        assert output.strip(), f"{tag}: {SMOKE[name]} printed nothing"
+
+
+@pytest.mark.skipif(os.environ.get("FAULTLAB_BUNDLE_ROUNDTRIP") != "1",
+                    reason="removes the shared images: set FAULTLAB_BUNDLE_ROUNDTRIP=1 where nothing else uses them")
+def test_round_trip_on_this_engine_remove_load_and_run_without_a_build(saved, client, image_tags):
+    base = images.base_image(client, print)
+    removed = [client.images.get(name) for name in [*image_tags.values(), base]]  # the base last: it is their parent
+    for image in removed:
+        for tag in image.tags:  # every tag (hash, latest): the image goes with its last one
+            client.images.remove(tag)  # not forced: an image a running stack uses stays, and this fails
+    for image in removed:
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(image.id)
+
+    bundle.load(client, saved.path, print)
+
+    events: list[Event] = []
+    result = runner.run(scenario.load("502-connection-refused"), events.append)
+    progress = [event.text for event in events if isinstance(event, Progress)]
+    assert not [text for text in progress if "building" in text], progress
+    assert result.ok
