@@ -8,8 +8,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BUNDLE ?= faultlab-bundle.tar
 
-.PHONY: test unit list engine images clean lint venv
+.PHONY: test unit list engine images clean lint venv workshop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,13 @@ engine: $(STAMP)
 
 images: $(STAMP)
 	$(BIN)/lab with-engine -- $(BIN)/lab images
+
+# Before a workshop, with internet: venv, engine, images, and every image in one file for the room.
+workshop: $(STAMP)
+	$(BIN)/lab with-engine -- $(BIN)/lab images save $(BUNDLE)
+	@echo "Ready. Carry to the room: this checkout and $(BUNDLE) ($$(du -h $(BUNDLE) | cut -f1))."
+	@echo "On each laptop there (docker running, \`make venv\` done): .venv/bin/lab images load $(BUNDLE)"
+	@echo "then: .venv/bin/lab run upload-journey --report out/   and open out/index.html"
 
 clean: $(STAMP)
 	$(BIN)/lab clean

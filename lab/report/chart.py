@@ -95,7 +95,7 @@ def _bars(records: list[RequestRecord]) -> str:
             f'fill="{colour(outcome_of(record))}"><title>{escape(record.request_id)}: {escape(label)}</title></rect>'
             f'<text x="{text_x:.1f}" y="{y + row - 10}" fill="{"#fff" if inside else "#212121"}">{escape(label)}</text>'
             f'<text x="{PLOT_LEFT - 6}" y="{y + row - 10}" text-anchor="end">#{index + 1}</text>')
-    return _svg(bottom + 22, ticks, marks, "each request from sent to answered, coloured by status")
+    return _svg(bottom + 22, ticks, marks, "one bar per request, from sent to answered, coloured by status")
 
 
 def _buckets(records: list[RequestRecord]) -> str:
@@ -124,10 +124,13 @@ def _buckets(records: list[RequestRecord]) -> str:
             marks.append(f'<rect x="{x + 0.5:.1f}" y="{y:.1f}" width="{max(width_s * scale - 1, 1):.1f}" '
                          f'height="{h:.1f}" fill="{colour(outcome)}"><title>{escape(str(outcome))} ×'
                          f'{bucket[outcome]} at {index * width_s:.2f}–{(index + 1) * width_s:.2f} s</title></rect>')
-    return _svg(bottom + 22, ticks, marks, f"answers per {width_s:.3g} s, by when they came, stacked by status")
+    return _svg(bottom + 22, ticks, marks, f"answers per {duration(width_s)}, by when they came, stacked by status")
 
 
 def _svg(height: int, ticks: list[str], marks: list[str], title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
-            f'width="{WIDTH}" height="{height}" role="img" font-family="sans-serif" font-size="11" fill="#424242">'
-            f'<title>{escape(title)}</title>{"".join(ticks)}{"".join(marks)}</svg>')
+    caption = f"{title}; time since the step's first request"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height + 16}" '
+            f'width="100%" role="img" font-family="sans-serif" font-size="11" fill="#424242">'
+            f'<title>{escape(caption)}</title>{"".join(ticks)}{"".join(marks)}'
+            f'<text x="{WIDTH - PLOT_RIGHT}" y="{height + 12}" text-anchor="end" fill="#757575">{escape(caption)}'
+            '</text></svg>')
