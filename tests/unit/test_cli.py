@@ -41,3 +41,16 @@ def test_no_engine_is_an_environment_error_with_a_next_step():
 def test_bad_time_scale_is_a_usage_error():
     done = lab("run", "413-body-size", "--time-scale", "3")
     assert done.returncode == 2 and "--time-scale" in done.stderr
+
+
+def test_a_report_directory_that_cannot_be_written_fails_before_any_container_starts(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = lab("run", "413-body-size", "--report", str(blocker / "out"), env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 2 and "cannot write the report to" in done.stderr
+
+
+def test_images_load_needs_an_existing_bundle():
+    done = lab("images", "load", "/nonexistent/faultlab-bundle.tar")
+    assert done.returncode == 2 and "no bundle at /nonexistent/faultlab-bundle.tar" in done.stderr
+    assert "Tip: write one with `lab images save FILE`" in done.stderr
