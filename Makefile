@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test unit list engine images clean lint venv
+.PHONY: test unit bench list engine images clean lint venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ unit: $(STAMP)
 
 scenario-%: $(STAMP)
 	$(BIN)/lab with-engine -- $(BIN)/lab run $*
+
+# Speed and memory against ab, curl and the issue's targets (about 10 minutes; not part of `make test`).
+bench: $(STAMP)
+	$(BIN)/lab with-engine -- sh -c '$(BIN)/lab images && $(BIN)/lab bench'
 
 list: $(STAMP)
 	@$(BIN)/lab list

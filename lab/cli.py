@@ -106,6 +106,22 @@ def cmd_with_engine(args: argparse.Namespace) -> int:
     return engine.with_engine(command, _say)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from lab.bench import SECTIONS, run
+    from lab.bench.table import print_figures
+
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown:
+        raise _usage(f"--only: no bench section {', '.join(unknown)}; the sections are {', '.join(SECTIONS)}")
+    started = time.monotonic()
+    figures = run(sections, _say)
+    print_figures(figures, time.monotonic() - started)
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from lab import engine
     from lab.stack import clean
@@ -156,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("with-engine", help="run a command with an engine; stop it after if started here")
     sub.add_argument("command", nargs=argparse.REMAINDER)
     sub.set_defaults(func=cmd_with_engine)
+
+    sub = commands.add_parser("bench", help="measure speed and memory against ab, curl and the targets")
+    sub.add_argument("--only", metavar="SECTIONS", help="comma-separated: load,upload,fidelity,scenarios,build")
+    sub.set_defaults(func=cmd_bench)
 
     sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
     sub.set_defaults(func=cmd_clean)

@@ -52,7 +52,9 @@ def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioR
             traffic_s = time.time() - since
             evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,
                                wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step))
-            requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status), evidence.trace(r.request_id))
+            requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status),
+                                      evidence.explained(r.request_id, r.status,
+                                                         (r.started_at, r.started_at + r.elapsed_s)))
                         for r in records]
             is_load = isinstance(step.traffic, LoadTraffic)
             load = summarize(records, traffic_s) if is_load else None
