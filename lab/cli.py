@@ -51,7 +51,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             results.append(runner.run(plan, handler, only_step=args.step))
             handler.dump(sys.stdout)
         else:
-            results.append(runner.run(plan, TerminalReport(), only_step=args.step))
+            report = TerminalReport(quiet=args.quiet)
+            try:
+                results.append(runner.run(plan, report, only_step=args.step))
+            finally:
+                report.close()
     if args.repeat > 1 and not args.json:
         from lab.report.terminal import print_repeats
 
@@ -151,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--step", help="run only this step (earlier steps' config changes still apply)")
     sub.add_argument("--time-scale", help="override the scenario's time scale, e.g. 1/10; 1 = real durations")
     sub.add_argument("--json", action="store_true", help="print the result as JSON instead of the terminal view")
+    sub.add_argument("--quiet", "-q", action="store_true", help="only the summary table and the verdict (for CI)")
     sub.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="run N times and print each run's verdict and the flake rate")
     sub.set_defaults(func=cmd_run)
