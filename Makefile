@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUNDLE ?= faultlab-bundle.tar
 
-.PHONY: test unit list engine images clean lint venv workshop
+.PHONY: test unit bench list engine images clean lint venv workshop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ unit: $(STAMP)
 
 scenario-%: $(STAMP)
 	$(BIN)/lab with-engine -- $(BIN)/lab run $*
+
+# Speed and memory against ab, curl and the issue's targets (about 10 minutes; not part of `make test`).
+bench: $(STAMP)
+	$(BIN)/lab with-engine -- sh -c '$(BIN)/lab images && $(BIN)/lab bench'
 
 list: $(STAMP)
 	@$(BIN)/lab list

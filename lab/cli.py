@@ -55,7 +55,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             results.append(runner.run(plan, _with_report(handler, args, number), only_step=args.step))
             handler.dump(sys.stdout)
         else:
-            results.append(runner.run(plan, _with_report(TerminalReport(), args, number), only_step=args.step))
+            report = TerminalReport(quiet=args.quiet)
+            try:
+                results.append(runner.run(plan, _with_report(report, args, number), only_step=args.step))
+            finally:
+                report.close()
     if args.repeat > 1 and not args.json:
         from lab.report.terminal import print_repeats
 
@@ -156,6 +160,22 @@ def cmd_with_engine(args: argparse.Namespace) -> int:
     return engine.with_engine(command, _say)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from lab.bench import SECTIONS, run
+    from lab.bench.table import print_figures
+
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown:
+        raise _usage(f"--only: no bench section {', '.join(unknown)}; the sections are {', '.join(SECTIONS)}")
+    started = time.monotonic()
+    figures = run(sections, _say)
+    print_figures(figures, time.monotonic() - started)
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from lab import engine
     from lab.stack import clean
@@ -185,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--step", help="run only this step (earlier steps' config changes still apply)")
     sub.add_argument("--time-scale", help="override the scenario's time scale, e.g. 1/10; 1 = real durations")
     sub.add_argument("--json", action="store_true", help="print the result as JSON instead of the terminal view")
+    sub.add_argument("--quiet", "-q", action="store_true", help="only the summary table and the verdict (for CI)")
     sub.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="run N times and print each run's verdict and the flake rate")
     sub.add_argument("--report", metavar="DIR", help="also write DIR/index.html and DIR/report.md "
@@ -212,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("with-engine", help="run a command with an engine; stop it after if started here")
     sub.add_argument("command", nargs=argparse.REMAINDER)
     sub.set_defaults(func=cmd_with_engine)
+
+    sub = commands.add_parser("bench", help="measure speed and memory against ab, curl and the targets")
+    sub.add_argument("--only", metavar="SECTIONS", help="comma-separated: load,upload,fidelity,scenarios,build")
+    sub.set_defaults(func=cmd_bench)
 
     sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
     sub.set_defaults(func=cmd_clean)

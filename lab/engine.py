@@ -77,7 +77,9 @@ def ensure(say: Say) -> int | None:
 def install_packages(packages: Sequence[str], say: Say, *, why: str) -> None:
     say(f"{why}: installing {' '.join(packages)} with apt-get (once per machine)")
     env = {**system_env(), "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+    # Wait for another apt-get (e.g. a parallel install of chromium) instead of failing on its lock.
+    lock = ["-o", "DPkg::Lock::Timeout=600"]
+    for argv in (["apt-get", *lock, "update", "-qq"], ["apt-get", *lock, "install", "-y", "-qq", *packages]):
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
         if done.returncode != 0:
             raise CommandError(argv, done.returncode, done.stdout, done.stderr,

@@ -19,6 +19,19 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class TrafficProgress:
+    """A step's traffic while it runs (about 5 times a second): for live progress, never for verdicts."""
+
+    done: int  # requests finished
+    total: int
+    elapsed_s: float
+    by_status: dict[int, int]
+    failed: int  # no HTTP response
+    bytes_sent: int = 0  # uploads: body bytes out so far, of bytes_total
+    bytes_total: int = 0
+
+
+@dataclass(frozen=True)
 class ScenarioStarted:
     plan: Plan
     steps: tuple[StepPlan, ...]  # the ones this run executes
@@ -83,5 +96,5 @@ class ScenarioFinished:
     result: ScenarioResult
 
 
-Event = Progress | ScenarioStarted | StackUp | StepStarted | StepFinished | ScenarioFinished
+Event = Progress | TrafficProgress | ScenarioStarted | StackUp | StepStarted | StepFinished | ScenarioFinished
 Handler = Callable[[Event], None]

@@ -41,6 +41,15 @@ class AccessEvent:
 class TraceHop:
     hop: str
     status: int | None  # None: this hop logged no access line for the request
+    log: str | None = None  # what this hop said about it, when it answered or sat behind the hop that did
+
+
+# Lines worth showing beside a trace: errors of nginx, gunicorn and uwsgi, traefik's error= lines, tracebacks.
+NOTABLE = re.compile(r"\[(?:error|crit|alert|emerg)\]|\[(?:CRITICAL|ERROR)\]|HARAKIRI|Traceback|RuntimeError|"
+                     r"\berror=|WORKER TIMEOUT|invalid request block|Broken pipe|closed idle connection")
+_NOISE = re.compile(r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d |\[[^]]*\d\d:\d\d:\d\d[^]]*\] |"
+                    r"\d{4}-\d\d-\d\dT\S+ \w+ |time=\S+ level=\w+ )")
+WINDOW_SLACK_S = 1.0  # hops log a little before the client sees the answer, and a little after
 
 
 @dataclass
@@ -53,10 +62,30 @@ class Evidence:
         self._by_request: dict[str, dict[str, AccessEvent]] = {}
         for event in self.access:
             self._by_request.setdefault(event.request_id, {})[event.hop] = event
+        self._notable: dict[str, list[LogLine]] = {}
+        for line in self.lines:
+            if line.stream == "error" and NOTABLE.search(line.text):
+                self._notable.setdefault(line.hop, []).append(line)
 
     def trace(self, request_id: str) -> list[TraceHop]:
         events = self._by_request.get(request_id, {})
         return [TraceHop(hop, events[hop].status if hop in events else None) for hop in self.hops]
+
+    def explained(self, request_id: str, client_status: int | None, window: tuple[float, float]) -> list[TraceHop]:
+        """The trace, with the first notable line each hop logged during the request, from the hop
+        that answered inwards (all hops when nobody answered): e.g. the ingress's "upstream
+        prematurely closed connection" and, behind it, gunicorn's "WORKER TIMEOUT"."""
+        trace = self.trace(request_id)
+        if client_status is not None and client_status < 400:
+            return trace  # lines logged beside a success are not its explanation
+        answered = self.answered_by(request_id, client_status)
+        start = self.hops.index(answered) if answered in self.hops else 0
+        start_ts, end_ts = window[0] - WINDOW_SLACK_S, window[1] + WINDOW_SLACK_S
+        explained = trace[:start]
+        for hop in trace[start:]:
+            line = next((line for line in self._notable.get(hop.hop, []) if start_ts <= line.ts <= end_ts), None)
+            explained.append(TraceHop(hop.hop, hop.status, _short(line.text) if line else None))
+        return explained
 
     def forwarded_by(self, hop: str, request_id: str) -> bool:
         event = self._by_request.get(request_id, {}).get(hop)
@@ -117,5 +146,15 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
         time.sleep(0.2)
 
 
+def _short(text: str, limit: int = 110) -> str:
+    """A log line without its timestamp prefix, and nginx's trailing client/server/request details."""
+    text = re.sub(r"^\[\d+\] ", "", _NOISE.sub("", text.strip()))  # gunicorn's "[pid] " after the time
+    text = re.sub(r"^\[(error|crit|alert|emerg)\] \d+#\d+: (\*\d+ )?", r"[\1] ", text)
+    text = text.split(", client: ")[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def format_trace(trace: list[TraceHop]) -> str:
-    return " ← ".join(f"{hop.hop} {hop.status if hop.status is not None else '—'}" for hop in trace)
+    """`host-nginx 502 ← ingress 502: upstream prematurely closed … ← app —: [CRITICAL] WORKER TIMEOUT (pid:10)`"""
+    return " ← ".join(f"{hop.hop} {hop.status if hop.status is not None else '—'}"
+                      + (f": {hop.log}" if hop.log else "") for hop in trace)

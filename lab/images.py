@@ -9,6 +9,7 @@ wheelhouse the host's pip builds (containers cannot reach PyPI over HTTPS here).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -88,7 +89,25 @@ def _requirements() -> list[Path]:
     return sorted(paths.APPS.glob("requirements*.txt"))
 
 
-def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, say: Say) -> None:
+def rebuild_uncached(client: docker.DockerClient, say: Say) -> dict[str, float]:
+    """Build every image again without the layer cache, to throwaway tags removed afterwards
+    (`make bench` times a cold build this way, leaving the lab's own images alone)."""
+    base = base_image(client, say)
+    seconds = {}
+    for spec in SPECS:
+        tag = f"faultlab-bench/{spec.name}:uncached"
+        started = time.monotonic()
+        try:
+            _build(client, spec, tag, base, say, nocache=True, latest=False)
+            seconds[spec.name] = time.monotonic() - started
+        finally:
+            with contextlib.suppress(ImageNotFound, APIError):
+                client.images.remove(tag, noprune=False)
+    return seconds
+
+
+def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, say: Say, *,
+           nocache: bool = False, latest: bool = True) -> None:
     started = time.monotonic()
     say(f"building {tag} (from {base})")
     with tempfile.TemporaryDirectory(prefix="faultlab-build-") as context:
@@ -102,7 +121,8 @@ def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, sa
         log: list[str] = []
         try:
             for chunk in client.api.build(path=context, tag=tag, buildargs={"BASE_IMAGE": base},
-                                          labels={MANAGED_LABEL: "true"}, rm=True, forcerm=True, decode=True):
+                                          labels={MANAGED_LABEL: "true"}, rm=True, forcerm=True, decode=True,
+                                          nocache=nocache):
                 if "stream" in chunk:
                     log.extend(line for line in chunk["stream"].splitlines() if line.strip())
                 if "error" in chunk:
@@ -111,7 +131,8 @@ def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, sa
                                            "Debian mirror the base image uses")
         except APIError as exc:
             raise EnvironmentError_(f"building {tag} failed: {exc.explanation}") from None
-    client.images.get(tag).tag(f"faultlab/{spec.name}", "latest")  # for by-hand `docker compose up`
+    if latest:
+        client.images.get(tag).tag(f"faultlab/{spec.name}", "latest")  # for by-hand `docker compose up`
     say(f"built {tag} in {time.monotonic() - started:.0f} s")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from urllib.parse import urlencode
 
 from lab import compose, engine, images
@@ -17,13 +18,14 @@ from lab.events import (
     StepFinished,
     StepResult,
     StepStarted,
+    TrafficProgress,
 )
 from lab.evidence import Evidence, collect
 from lab.render import HOP_KINDS, RenderContext, Setting
 from lab.scenario import Expect, LoadTraffic, Plan, StepPlan
 from lab.stack import Stack
 from lab.traffic import RequestRecord, send_uploads
-from lab.traffic.load import LoadSpec, run_load, summarize
+from lab.traffic.load import LoadProgress, LoadSpec, run_load, summarize
 from lab.verdict import is_failure, judge
 
 CLIENT_TIMEOUT_MARGIN_S = 60.0
@@ -52,7 +54,9 @@ def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioR
             traffic_s = time.time() - since
             evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,
                                wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step))
-            requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status), evidence.trace(r.request_id))
+            requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status),
+                                      evidence.explained(r.request_id, r.status,
+                                                         (r.started_at, r.started_at + r.elapsed_s)))
                         for r in records]
             is_load = isinstance(step.traffic, LoadTraffic)
             load = summarize(records, traffic_s) if is_load else None
@@ -71,8 +75,14 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[Reque
     params = {"work_s": f"{plan.scale.lab_s(traffic.app_work):.3f}"} if traffic.app_work else {}
     timeout_s = CLIENT_TIMEOUT_MARGIN_S + 4 * plan.scale.lab_s(max(_longest_wait_s(plan), traffic.app_work))
     if not isinstance(traffic, LoadTraffic):
+        def upload_progress(number: int, done: list[RequestRecord], sent: int, elapsed_s: float) -> None:
+            by_status = Counter(r.status for r in done if r.status is not None)
+            emit(TrafficProgress(number, traffic.requests, elapsed_s, dict(by_status),
+                                 sum(r.status is None for r in done), sent, traffic.size))
+
         return send_uploads(url, traffic.path, size=traffic.size, chunked=traffic.transfer == "chunked",
-                            params=params, headers=traffic.all_headers(), count=traffic.requests, timeout_s=timeout_s)
+                            params=params, headers=traffic.all_headers(), count=traffic.requests, timeout_s=timeout_s,
+                            on_progress=upload_progress)
     query = f"{'&' if '?' in traffic.path else '?'}{urlencode(params)}" if params else ""
     spec = LoadSpec(
         method=traffic.method, path=traffic.path + query, body=traffic.body.encode(),
@@ -83,7 +93,13 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[Reque
     )
     records: list[RequestRecord] = []
     for batch in range(1, traffic.batches + 1):
-        records += run_load(url, spec)
+        before = len(records)
+
+        def load_progress(seen: LoadProgress, before: int = before) -> None:
+            emit(TrafficProgress(before + seen.done, traffic.requests * traffic.batches, seen.elapsed_s,
+                                 seen.by_status, seen.failed))
+
+        records += run_load(url, spec, load_progress)
         failed = sum(map(is_failure, records))
         enough = _enough_failures(step.step.expect, failed)
         if traffic.batches > 1:

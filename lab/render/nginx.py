@@ -44,6 +44,7 @@ class NginxKnobs(Knobs):
     limit_conn: int | None = Field(None, ge=1)  # concurrent connections for the whole server
     limit_req_rate: str | None = None  # e.g. "50r/s", for the whole server
     limit_req_burst: int = Field(0, ge=0)
+    answer: int | None = Field(None, ge=200, le=599)  # `return N` for every request: a stand-in backend
 
     @field_validator("client_max_body_size", mode="before")
     @classmethod
@@ -124,6 +125,7 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         limit_conn=knobs.limit_conn,
         limit_req_rate=knobs.limit_req_rate,
         limit_req_burst=knobs.limit_req_burst,
+        answer=knobs.answer,
     )
 
 
@@ -142,6 +144,8 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
     if knobs.limit_req_rate is not None:
         rate = f"{knobs.limit_req_rate} burst={knobs.limit_req_burst}"
         settings.append(Setting("limit_req", rate, rate, True))
+    if knobs.answer is not None:
+        settings.append(Setting("return", str(knobs.answer), str(knobs.answer), True))
     return settings
 
 

@@ -6,14 +6,17 @@ import dataclasses
 import json
 from typing import Any, TextIO
 
-from lab.events import Event, ScenarioFinished, ScenarioResult
+from lab.events import Event, ScenarioFinished, ScenarioResult, StackUp
 
 
 class JsonReport:
     def __init__(self) -> None:
         self.result: ScenarioResult | None = None
+        self.stack_up_s: float | None = None
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, StackUp):
+            self.stack_up_s = event.seconds
         if isinstance(event, ScenarioFinished):
             self.result = event.result
 
@@ -25,6 +28,7 @@ class JsonReport:
             "time_scale": str(result.plan.scale.ratio),
             "ok": result.ok,
             "wall_s": round(result.wall_s, 3),
+            "stack_up_s": round(self.stack_up_s, 3) if self.stack_up_s is not None else None,
             "steps": [
                 {
                     "name": step.plan.step.name,
@@ -37,9 +41,10 @@ class JsonReport:
                             "request_id": r.record.request_id,
                             "status": r.record.status,
                             "error": r.record.error,
+                            "started_at": round(r.record.started_at, 6),
                             "elapsed_s": round(r.record.elapsed_s, 3),
                             "answered_by": r.answered_by,
-                            "trace": [{"hop": t.hop, "status": t.status} for t in r.trace],
+                            "trace": [{"hop": t.hop, "status": t.status, "log": t.log} for t in r.trace],
                         }
                         for r in step.requests
                     ],

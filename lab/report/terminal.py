@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lab.events import (
     Event,
@@ -17,6 +19,7 @@ from lab.events import (
     StackUp,
     StepFinished,
     StepStarted,
+    TrafficProgress,
 )
 from lab.evidence import format_trace
 from lab.render import Setting
@@ -27,8 +30,12 @@ BAD = "[red]✘[/]"
 
 
 class TerminalReport:
-    def __init__(self, console: Console | None = None) -> None:
+    """`quiet` (for CI logs) keeps only the summary table and the verdict; live progress shows only on a terminal."""
+
+    def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
         self.console = console or Console(highlight=False)
+        self.quiet = quiet
+        self._live: Live | None = None
         self._previous: dict[str, list[Setting]] | None = None
         self._scenario_traffic: object = None
         self._scale: TimeScale | None = None
@@ -39,6 +46,22 @@ class TerminalReport:
         if handler:
             handler(event)
 
+    def _on_TrafficProgress(self, event: TrafficProgress) -> None:  # noqa: N802
+        if self.quiet or not self.console.is_terminal:
+            return
+        text = Text(f"  {_progress_line(event)}", style="dim")
+        if self._live is None:
+            self._live = Live(text, console=self.console, transient=True, refresh_per_second=8)
+            self._live.start()
+        else:
+            self._live.update(text)
+
+    def close(self) -> None:
+        """Ends the live progress line (also when a run stops with an error or Ctrl-C)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
     def _on_Progress(self, event: Progress) -> None:  # noqa: N802
         self._print(f"  [dim]{escape(event.text)}[/]")
 
@@ -46,7 +69,8 @@ class TerminalReport:
         plan = event.plan
         scenario = plan.scenario
         chain = " → ".join(["client", *plan.topology.hop_names])
-        self.console.rule(f"[bold]{escape(scenario.id)}[/]")
+        if not self.quiet:
+            self.console.rule(f"[bold]{escape(scenario.id)}[/]")
         self._print(f"[bold]{escape(scenario.title)}[/]")
         self._print(f"  source    {escape(scenario.source.seed)}, {escape(scenario.source.section)}")
         self._print(f"  chain     {chain}   ([dim]compose/{plan.topology.name}.yaml[/])")
@@ -67,7 +91,8 @@ class TerminalReport:
 
     def _on_StepStarted(self, event: StepStarted) -> None:  # noqa: N802
         step = event.plan.step
-        self.console.print()
+        if not self.quiet:
+            self.console.print()
         self._print(f"[bold]Step {event.number}/{event.total}  {escape(step.name)}[/]  {escape(step.says)}")
         if self._previous is None:
             real_time = self._scale is not None and self._scale.ratio == 1
@@ -79,7 +104,8 @@ class TerminalReport:
                     origin = "" if setting.explicit else " [dim](default)[/]"
                     lab = [] if real_time else [escape(setting.lab)]
                     table.add_row(hop, setting.name, f"{escape(setting.story)}{origin}", *lab)
-            self.console.print(table)
+            if not self.quiet:
+                self.console.print(table)
         else:
             for hop, settings in event.settings.items():
                 before = {s.name: s for s in self._previous.get(hop, [])}
@@ -99,6 +125,7 @@ class TerminalReport:
         self._previous = event.settings
 
     def _on_StepFinished(self, event: StepFinished) -> None:  # noqa: N802
+        self.close()
         result = event.result
         for check in result.checks:
             mark = OK if check.ok else BAD
@@ -123,11 +150,13 @@ class TerminalReport:
         verdict = "[green]matched[/]" if result.ok else "[red]did not match[/]"
         self._print(f"  step {verdict} in {result.wall_s:.1f} s")
 
-    def _print(self, text: str) -> None:
+    def _print(self, text: str, *, always: bool = False) -> None:
         # Soft wrap: long log lines stay whole (and copyable) instead of being cut into a column.
-        self.console.print(text, soft_wrap=True)
+        if always or not self.quiet:
+            self.console.print(text, soft_wrap=True)
 
     def _on_ScenarioFinished(self, event: ScenarioFinished) -> None:  # noqa: N802
+        self.close()
         result = event.result
         self.console.print()
         table = Table(title=f"{result.plan.scenario.id}: summary", title_justify="left")
@@ -143,10 +172,24 @@ class TerminalReport:
         passed = sum(step.ok for step in result.steps)
         colour = "green" if result.ok else "red"
         self._print(f"[{colour}]{passed}/{len(result.steps)} steps matched[/] in {result.wall_s:.1f} s "
-                           f"(stack, traffic and teardown); project {result.project} removed")
+                    f"(stack, traffic and teardown); project {result.project} removed", always=True)
         if not result.ok:
             self.console.print("Tip: rerun one step with `lab run "
                                f"{result.plan.scenario.id} --step <name>`; the trace lines show which hop answered.")
+
+
+def _progress_line(event: TrafficProgress) -> str:
+    statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))
+    failed = f", no response ×{event.failed}" if event.failed else ""
+    if event.bytes_total:
+        mib = 1 << 20
+        rate = event.bytes_sent / mib / event.elapsed_s if event.elapsed_s > 0 else 0.0
+        return (f"uploading {event.done + 1}/{event.total}: {event.bytes_sent / mib:.0f} of "
+                f"{event.bytes_total / mib:.0f} MiB, {rate:.0f} MiB/s, {event.elapsed_s:.1f} s"
+                + (f" · so far {statuses}{failed}" if statuses or failed else ""))
+    rate = event.done / event.elapsed_s if event.elapsed_s > 0 else 0.0
+    return (f"load {event.done}/{event.total}, {rate:.0f} req/s, {event.elapsed_s:.1f} s"
+            + (f" · {statuses}{failed}" if statuses or failed else ""))
 
 
 def print_repeats(results: list[ScenarioResult], console: Console | None = None) -> None:

@@ -12,16 +12,20 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
 from lab.traffic.record import RequestRecord
 
 BLOCK_BYTES = 1 << 20
+PROGRESS_EVERY_S = 0.2
+
+# (request number, records so far, bytes of this body sent, elapsed seconds of this request)
+UploadProgress = Callable[[int, list[RequestRecord], int, float], None]
 
 
-def _body(size: int, record: RequestRecord) -> Iterator[bytes]:
+def _body(size: int, record: RequestRecord, tick: Callable[[], None] | None = None) -> Iterator[bytes]:
     block = os.urandom(BLOCK_BYTES)
     digest = hashlib.sha256()
     remaining = size
@@ -31,12 +35,30 @@ def _body(size: int, record: RequestRecord) -> Iterator[bytes]:
         remaining -= len(chunk)
         record.bytes_sent += len(chunk)
         record.sha256_sent = digest.hexdigest() if remaining == 0 else ""
+        if tick is not None:
+            tick()
         yield chunk
 
 
+class _Ticker:
+    """Reports an upload's progress at most every PROGRESS_EVERY_S, from inside its body generator."""
+
+    def __init__(self, report: UploadProgress, number: int, done: list[RequestRecord], record: RequestRecord,
+                 started: float) -> None:
+        self.report, self.number, self.done, self.record, self.started = report, number, done, record, started
+        self.last = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self.report(self.number, self.done, self.record.bytes_sent, now - self.started)
+
+
 def send_uploads(base_url: str, path: str, *, size: int, chunked: bool, params: dict[str, str],
-                 headers: dict[str, str], count: int, timeout_s: float) -> list[RequestRecord]:
-    records = []
+                 headers: dict[str, str], count: int, timeout_s: float,
+                 on_progress: UploadProgress | None = None) -> list[RequestRecord]:
+    records: list[RequestRecord] = []
     timeout = httpx.Timeout(timeout_s, connect=10.0)
     with httpx.Client(timeout=timeout) as client:
         for _ in range(count):
@@ -46,8 +68,9 @@ def send_uploads(base_url: str, path: str, *, size: int, chunked: bool, params: 
             if not chunked:
                 request_headers["Content-Length"] = str(size)  # httpx then streams the generator unchunked
             started = time.monotonic()
+            tick = _Ticker(on_progress, len(records), records, record, started) if on_progress else None
             try:
-                response = client.post(f"{base_url}{path}", params=params, content=_body(size, record),
+                response = client.post(f"{base_url}{path}", params=params, content=_body(size, record, tick),
                                        headers=request_headers)
                 record.status = response.status_code
                 if response.headers.get("content-type", "").startswith("application/json"):

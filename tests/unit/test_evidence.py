@@ -30,3 +30,34 @@ def test_a_killed_worker_logs_nothing_so_the_proxy_in_front_answered():
 
 def test_no_response_means_no_hop_answered():
     assert evidence(("host-nginx", 502, True)).answered_by("r1", None) is None
+
+
+def _worker_timeout() -> Evidence:
+    from lab.evidence import LogLine
+
+    lines = [
+        LogLine("ingress", "error", 10.5, "2026/11/24 10:00:10 [error] 7#7: *5 upstream prematurely closed connection "
+                "while reading response header from upstream, client: 172.18.0.3, server: , request: \"POST /upload\""),
+        LogLine("app", "error", 10.4, "[2026-11-24 10:00:10 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:10)"),
+        LogLine("app", "error", 10.45, "[2026-11-24 10:00:10 +0000] [1] [INFO] Booting worker with pid: 12"),
+        LogLine("app", "error", 99.0, "[2026-11-24 10:01:39 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:12)"),
+    ]
+    events = [AccessEvent("host-nginx", "r1", 502, True, 10.6), AccessEvent("ingress", "r1", 502, True, 10.5)]
+    return Evidence(HOPS, lines, events)
+
+
+def test_a_failing_trace_shows_what_the_answering_hop_and_those_behind_it_logged():
+    from lab.evidence import format_trace
+
+    trace = _worker_timeout().explained("r1", 502, (6.0, 10.6))
+    assert [hop.log for hop in trace] == [
+        None,
+        "[error] upstream prematurely closed connection while reading response header from upstream",
+        "[CRITICAL] WORKER TIMEOUT (pid:10)",  # not the INFO line, not the later timeout outside the window
+    ]
+    assert format_trace(trace).endswith("← app —: [CRITICAL] WORKER TIMEOUT (pid:10)")
+
+
+def test_a_successful_request_gets_no_explanation():
+    trace = _worker_timeout().explained("r1", 200, (6.0, 10.6))
+    assert all(hop.log is None for hop in trace)
