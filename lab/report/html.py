@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from lab.events import Event, ScenarioFinished, ScenarioResult, ScenarioStarted, StepResult, StepStarted
-from lab.evidence import LogLine, format_trace
+from lab.evidence import LogLine, TraceHop, format_trace
 from lab.render import Setting
 from lab.report.chart import Legend, duration, legend, status_chart
 from lab.traffic.load import PERCENTILES
@@ -41,7 +41,8 @@ class RequestView:
     outcome: str
     elapsed_s: float
     answered_by: str | None
-    trace: str
+    trace: str  # one line, for markdown
+    hops: list[TraceHop]  # the same, hop by hop, with what each hop logged about it
     lines: list[LogLine]  # every hop's lines that carry the request id
 
 
@@ -138,7 +139,7 @@ def _step_view(started: StepStarted, result: StepResult, previous: dict[str, lis
     for request in (failing or result.requests[:1])[:FAILING_SHOWN]:
         lines = [line for line in evidence.lines if request.record.request_id in line.text] if evidence else []
         shown.append(RequestView(request.record.request_id, request.record.outcome, request.record.elapsed_s,
-                                 request.answered_by, format_trace(request.trace), lines))
+                                 request.answered_by, format_trace(request.trace), request.trace, lines))
     matched = []
     for signature in result.plan.step.expect.logs:
         found = evidence.matching(signature.hop, signature.match, signature.stream) if evidence else []

@@ -65,7 +65,7 @@ def test_markdown_tells_each_step_and_its_statuses(report_dir: Path):
     assert "## Step 2/2: fix (fix) — matched" in text
     assert "| app | `socket` | 127.0.0.1:8080 → **0.0.0.0:8080** |" in text  # the fix's config diff
     assert "connect() failed (111: Connection refused)" in text  # the matched error-log line
-    assert "`client ← nginx 502 ← app —`" in text  # a failing request's hop trace
+    assert "`client ← nginx 502: [error] connect() failed (111: Connection refused)" in text  # a failing hop trace
 
 
 def test_page_renders_in_headless_chromium(report_dir: Path, chromium: str, tmp_path: Path):
@@ -73,7 +73,7 @@ def test_page_renders_in_headless_chromium(report_dir: Path, chromium: str, tmp_
     dom = _chromium(chromium, tmp_path / "profile-dom", "--dump-dom", page)
     assert dom.returncode == 0, dom.stderr[-2000:]
     for text in ("2/2 steps matched", "bound-to-loopback", 'id="step-fix"', "502 ×3", "200 ×3", "<svg",
-                 "nginx 502 ← app —"):
+                 '<code class="hop">nginx 502</code>', '<code class="hop">app 200</code>'):
         assert text in dom.stdout, f"{text!r} is not in the rendered page"
 
     screenshot = tmp_path / "report.png"

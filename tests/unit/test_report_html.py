@@ -65,7 +65,7 @@ def test_each_step_shows_its_config_diff_checks_and_hop_trace(tmp_path):
     assert page.count('class="step"') == 2
     assert '<span class="old">127.0.0.1:8080</span> → <b>0.0.0.0:8080</b>' in page  # the fix's diff only
     assert page.count("uwsgi_read_timeout") == 1  # unchanged settings appear in the first step only
-    assert "nginx 502 ← app —" in page
+    assert '<code class="hop">nginx 502</code> ← <code class="hop">app —</code>' in page
     assert "<svg" in page and colour(502) in page and colour(200) in page
 
 
