@@ -144,9 +144,19 @@ def _snippets(plan: Plan, broken: StepPlan, diff: dict[Key, tuple[Any, Any]]) ->
     return tuple(snippets)
 
 
+def _first_broken(plan: Plan) -> StepPlan:
+    return next((p for p in plan.steps if p.step.role == "broken"), plan.steps[0])
+
+
+def step_snippets(plan: Plan, step: StepPlan) -> tuple[Snippet, ...]:
+    """The config that turns the first broken step into `step` (any step: tests check wrong fixes too)."""
+    broken = _first_broken(plan)
+    return _snippets(plan, broken, _diff(broken, step))
+
+
 def build(plan: Plan) -> FixReport:
     steps = plan.steps
-    broken = next((p for p in steps if p.step.role == "broken"), steps[0])
+    broken = _first_broken(plan)
     groups: list[list[StepPlan]] = []
     for plan_step in (p for p in steps if p.step.role == "fix"):
         if groups and set(_diff(broken, groups[-1][-1])) <= set(_diff(broken, plan_step)):

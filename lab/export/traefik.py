@@ -42,9 +42,17 @@ def _story(node: Any) -> Any:
     return story_duration(node) if isinstance(node, str) else node
 
 
+def per_service(transport: dict[str, Any], dynamic: dict[str, Any]) -> dict[str, Any]:
+    """The static `serversTransport` is the default for every service; the same settings under the
+    dynamic `http.serversTransports.<name>` apply to the services that name it (traefik v3 has both)."""
+    services = {name: {"loadBalancer": {"serversTransport": name}} for name in dynamic["http"]["services"]}
+    return {"http": {"serversTransports": {name: transport for name in services}, "services": services}}
+
+
 def export(hop: Hop, before: Knobs, after: Knobs) -> list[Snippet]:
     old, new = render(hop, before), render(hop, after)
     snippets = []
+    transport: dict[str, Any] = {}
     for name, title in FILES.items():
         old_doc, new_doc = yaml.safe_load(old[name]), yaml.safe_load(new[name])
         changed = difference(old_doc, new_doc) or {}
@@ -55,4 +63,10 @@ def export(hop: Hop, before: Knobs, after: Knobs) -> list[Snippet]:
         if changed:
             text += yaml.safe_dump(_story(changed), sort_keys=False, default_flow_style=False)
         snippets.append(Snippet("traefik", hop.name, title, text))
+        if name == "traefik.yml" and "serversTransport" in changed:
+            transport = _story(changed["serversTransport"])
+    if transport:
+        alternative = per_service(transport, yaml.safe_load(new["dynamic.yml"]))
+        snippets.append(Snippet("traefik", hop.name, "or per service: dynamic configuration (file provider)",
+                                yaml.safe_dump(alternative, sort_keys=False, default_flow_style=False)))
     return snippets
