@@ -42,6 +42,7 @@ def export(hop: Hop, before: Knobs, after: Knobs) -> list[Snippet]:
     if not changed:
         return [Snippet("gunicorn", hop.name, "gunicorn.conf.py", note)] if note else []
     conf = note + "".join(f"{name} = {value}\n" for name, value in changed.items())
-    command = f"gunicorn {' '.join(flag(name, value) for name, value in changed.items())} {APP}\n"
+    flags = " ".join(flag(name, value) for name, value in changed.items())
+    command = f"gunicorn {flags} {APP}  # {APP} is the lab's app: put yours\n"
     return [Snippet("gunicorn", hop.name, "gunicorn.conf.py", conf),
             Snippet("gunicorn", hop.name, "gunicorn command line", command)]

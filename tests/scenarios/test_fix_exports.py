@@ -188,7 +188,7 @@ def test_gunicorn_reads_back_every_value_from_the_conf_file_and_the_flags(client
             assert code == 0, f"{label}: gunicorn rejected the conf file\n{conf.text}\n{err}"
             # gunicorn ignores unknown names in a conf file, so only its printout proves a name was read.
             assert {name: _printed(out).get(name) for name in expected} == expected, label
-            argv = shlex.split(command.text.strip())
+            argv = shlex.split(command.text, comments=True)
             code, out, err = run(box, [argv[0], *check, *argv[1:]], workdir=f"{BOX}/apps")
             assert code == 0, f"{label}: gunicorn rejected the flags {command.text}\n{err}"
             assert {name: _printed(out).get(name) for name in expected} == expected, label

@@ -57,7 +57,7 @@ def test_a_journey_accumulates_its_fixes_into_one_with_stages():
     assert [str(change) for change in fix.stages[-1].changes] == ["timeout 120s → 600s"]
     assert fixed.formats == ("nginx", "ingress", "gunicorn")
     assert snippet(fix, "gunicorn", "gunicorn.conf.py") == "timeout = 600\n"
-    assert snippet(fix, "gunicorn", "gunicorn command line") == "gunicorn --timeout 600 faultapp:app\n"
+    assert snippet(fix, "gunicorn", "gunicorn command line").startswith("gunicorn --timeout 600 faultapp:app  #")
     assert [wrong.step for wrong in fixed.wrong_fixes] == ["body-limit-host-only", "wrong-timeout-fix"]
 
 
