@@ -108,6 +108,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fix(args: argparse.Namespace) -> int:
+    from lab import export, scenario
+    from lab.export import text
+
+    report = export.build(scenario.load(args.scenario))
+    print(text.only(report, args.format) if args.format else text.full(report), end="")
+    return 0
+
+
 def cmd_images(args: argparse.Namespace) -> int:
     from lab import engine, images
 
@@ -218,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--time-scale")
     sub.add_argument("--out", required=True)
     sub.set_defaults(func=cmd_render)
+
+    sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, gunicorn, uwsgi or traefik config")
+    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
+    sub.add_argument("--format", choices=["nginx", "ingress", "gunicorn", "uwsgi", "traefik"],
+                     help="only this target's config (default: every one that applies)")
+    sub.set_defaults(func=cmd_fix)
 
     sub = commands.add_parser("images", help="build the lab's images (cached by their inputs); save or load "
                               "them as one file for a room without internet")

@@ -1,0 +1,294 @@
+"""Every config snippet `lab fix` prints, checked by the real tool in the lab's own images.
+
+nginx: `nginx -t` on a minimal nginx.conf around the snippet. Ingress: the manifest against the
+Kubernetes schema, and `nginx -t` on what the lab's ingress-nginx mapping makes of its annotations.
+gunicorn: `--check-config --print-config` with the conf file and with the flags, and the values gunicorn
+prints must be the snippet's. uwsgi: strict mode (an unknown option is fatal), `--get` must read back each
+value, and uwsgi must start with it. traefik: it must load the static file and the file provider's
+dynamic file without an error, and report each snippet's value in the configuration it loaded.
+
+Besides the fixes, the wrong fixes' config is checked too: it exercises more of every exporter (the
+retry middleware, traefik's entry point timeouts). One throwaway container per tool checks every
+file, with no network, labelled like the lab's own so `lab clean` finds it after a killed run.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import re
+import shlex
+import tarfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import kubernetes_validate
+import pytest
+import yaml
+
+from lab import export, paths, scenario
+from lab.export.gunicorn import assignments
+from lab.export.snippet import STORY, Snippet
+from lab.export.story import step_snippets
+from lab.export.uwsgi import options
+from lab.render import HOP_KINDS, RenderContext
+from lab.render.ingress import PREFIX, IngressKnobs
+from lab.stack import MANAGED_LABEL
+
+pytestmark = pytest.mark.engine
+
+BOX = "/tmp/fixcheck"
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str  # scenario:step
+    snippets: tuple[Snippet, ...]
+
+    def of(self, target: str) -> list[Snippet]:
+        return [snippet for snippet in self.snippets if snippet.format == target]
+
+
+def _cases() -> list[Case]:
+    cases = []
+    for scenario_id in scenario.available():
+        plan = scenario.load(scenario_id)
+        cases += [Case(f"{scenario_id}:{fix.step}", fix.snippets) for fix in export.build(plan).fixes]
+        cases += [Case(f"{scenario_id}:{step.step.name} (wrong fix)", step_snippets(plan, step))
+                  for step in plan.steps if step.step.role == "wrong-fix"]
+    return cases
+
+
+CASES = _cases()
+
+
+def _snippets(target: str) -> list[tuple[str, Snippet]]:
+    return [(case.label, snippet) for case in CASES for snippet in case.of(target)]
+
+
+def _tar(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        directory = tarfile.TarInfo("fixcheck")
+        directory.type, directory.mode = tarfile.DIRTYPE, 0o777
+        archive.addfile(directory)
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"fixcheck/{name}")
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+        archive.add(paths.APPS, arcname="fixcheck/apps",
+                    filter=lambda info: None if "__pycache__" in info.name else info)
+    return buffer.getvalue()
+
+
+@contextmanager
+def toolbox(client: docker.DockerClient, image: str, files: dict[str, str]) -> Iterator[Any]:
+    container = client.containers.create(image, ["sleep", "300"], network_mode="none",
+                                         labels={MANAGED_LABEL: "true"},
+                                         name=f"faultlab-fixcheck-{uuid.uuid4().hex[:8]}")
+    try:
+        container.start()
+        container.put_archive("/tmp", _tar(files))
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+def run(container: Any, command: list[str], *, workdir: str = BOX) -> tuple[int, str, str]:
+    result = container.exec_run(command, workdir=workdir, demux=True)
+    stdout, stderr = result.output
+    return result.exit_code, (stdout or b"").decode(), (stderr or b"").decode()
+
+
+def test_every_scenario_with_a_fix_has_a_snippet_checked_here():
+    for scenario_id in scenario.available():
+        report = export.build(scenario.load(scenario_id))
+        assert all(fix.snippets for fix in report.fixes), scenario_id
+
+
+# nginx and the Ingress ------------------------------------------------------------------------------
+
+def _ingress_conf(manifest: dict[str, Any]) -> str:
+    knobs = IngressKnobs(annotations=manifest["metadata"]["annotations"])
+    _, explicit = knobs.effective()
+    assert len(explicit) == len([key for key in knobs.annotations if key.startswith(PREFIX)])
+    # No network in the check container: an upstream by IP, as nginx -t resolves names.
+    ctx = RenderContext("ingress", 8080, "127.0.0.1:8000", STORY)
+    return HOP_KINDS["ingress-nginx"].render(knobs, ctx)["nginx.conf"]
+
+
+@pytest.fixture(scope="module")
+def nginx_files() -> dict[str, tuple[str, str]]:
+    files = {}
+    for index, (label, snippet) in enumerate(_snippets("nginx")):
+        files[f"nginx-{index}.conf"] = (label, f"pid /tmp/nginx-{index}.pid;\nevents {{}}\n{snippet.text}")
+    for index, (label, snippet) in enumerate(_snippets("ingress")):
+        files[f"ingress-{index}.conf"] = (label, _ingress_conf(yaml.safe_load(snippet.text)))
+    return files
+
+
+def test_nginx_and_ingress_snippets_pass_nginx_t(client, image_tags, nginx_files):
+    assert any(name.startswith("nginx-") for name in nginx_files) and any(
+        name.startswith("ingress-") for name in nginx_files)
+    with toolbox(client, image_tags["nginx"], {name: text for name, (_, text) in nginx_files.items()}) as box:
+        for name, (label, text) in nginx_files.items():
+            code, _, err = run(box, ["nginx", "-t", "-c", f"{BOX}/{name}"])
+            assert code == 0 and "syntax is ok" in err, f"{label}: nginx -t rejected\n{text}\n{err}"
+
+
+@pytest.mark.parametrize("label,snippet", _snippets("ingress"), ids=[label for label, _ in _snippets("ingress")])
+def test_ingress_manifest_is_a_valid_networking_v1_ingress(label, snippet):
+    manifest = yaml.safe_load(snippet.text)
+    kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+    assert all(isinstance(value, str) for value in manifest["metadata"]["annotations"].values())
+
+
+# gunicorn and uwsgi ---------------------------------------------------------------------------------
+
+def _printed(output: str) -> dict[str, str]:
+    return {name.strip(): value.strip() for name, _, value in
+            (line.partition(" = ") for line in output.splitlines() if " = " in line)}
+
+
+def _gunicorn_cases() -> list[tuple[str, Snippet, Snippet]]:
+    pairs = []
+    for case in CASES:
+        snippets = case.of("gunicorn")
+        conf = [s for s in snippets if s.title == "gunicorn.conf.py"]
+        command = [s for s in snippets if s.title == "gunicorn command line"]
+        if conf and command:
+            pairs.append((case.label, conf[0], command[0]))
+    return pairs
+
+
+def _uwsgi_ini(snippet: Snippet, port: int) -> str:
+    listens = {"http", "http-socket", "socket"} & set(options(snippet.text))
+    extra = "" if listens else f"http = 127.0.0.1:{port}\n"
+    return (f"{snippet.text}strict = true\nmaster = true\ndie-on-term = true\n{extra}"
+            f"module = faultapp:app\nchdir = {BOX}/apps\n")
+
+
+def test_gunicorn_reads_back_every_value_from_the_conf_file_and_the_flags(client, image_tags):
+    cases = _gunicorn_cases()
+    assert cases
+    files = {f"gunicorn-{i}.conf.py": conf.text for i, (_, conf, _) in enumerate(cases)}
+    check = ["--check-config", "--print-config"]  # loads the app too, then exits
+    with toolbox(client, image_tags["python"], files) as box:
+        for index, (label, conf, command) in enumerate(cases):
+            expected = {name: str(ast.literal_eval(value)) for name, value in assignments(conf.text).items()}
+            assert expected, f"{label}: no setting in\n{conf.text}"
+            code, out, err = run(box, ["gunicorn", *check, "-c", f"{BOX}/gunicorn-{index}.conf.py", "faultapp:app"],
+                                 workdir=f"{BOX}/apps")
+            assert code == 0, f"{label}: gunicorn rejected the conf file\n{conf.text}\n{err}"
+            # gunicorn ignores unknown names in a conf file, so only its printout proves a name was read.
+            assert {name: _printed(out).get(name) for name in expected} == expected, label
+            argv = shlex.split(command.text, comments=True)
+            code, out, err = run(box, [argv[0], *check, *argv[1:]], workdir=f"{BOX}/apps")
+            assert code == 0, f"{label}: gunicorn rejected the flags {command.text}\n{err}"
+            assert {name: _printed(out).get(name) for name in expected} == expected, label
+
+
+def test_uwsgi_reads_back_every_value_and_starts_with_it(client, image_tags):
+    cases = _snippets("uwsgi")
+    assert cases
+    files = {f"uwsgi-{i}.ini": _uwsgi_ini(snippet, 9100 + i) for i, (_, snippet) in enumerate(cases)}
+    with toolbox(client, image_tags["python"], files) as box:
+        for index, (label, snippet) in enumerate(cases):
+            expected = options(snippet.text)
+            gets = [part for name in expected for part in ("--get", name)]
+            code, out, err = run(box, ["uwsgi", "--ini", f"{BOX}/uwsgi-{index}.ini", *gets])
+            assert code == 0, f"{label}: uwsgi rejected\n{snippet.text}\n{err}"
+            assert out.split() == list(expected.values()), f"{label}: uwsgi read back {out.split()}"
+        # A real start, all at once: strict mode and every value must survive uwsgi's own startup.
+        starts = "; ".join(f"(timeout -s INT 3 uwsgi --ini uwsgi-{i}.ini > uwsgi-{i}.log 2>&1 &)"
+                           for i in range(len(cases)))
+        run(box, ["bash", "-c", f"{starts}; sleep 3.5"])
+        for index, (label, snippet) in enumerate(cases):
+            _, log, _ = run(box, ["cat", f"uwsgi-{index}.log"])
+            assert "spawned uWSGI worker 1" in log, f"{label}: uwsgi did not start with\n{snippet.text}\n{log}"
+            assert "unknown config directive" not in log and "strict-mode" not in log, log
+
+
+# traefik --------------------------------------------------------------------------------------------
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def _seconds(text: str) -> float | None:
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    return sum(float(number) * _GO_UNITS[unit] for number, unit in parts)
+
+
+def _same(expected: Any, loaded: Any) -> bool:
+    # traefik reports durations Go's way ("1m0s" for "60s").
+    if isinstance(expected, str) and isinstance(loaded, str) and _seconds(expected) is not None:
+        return _seconds(expected) == _seconds(loaded)
+    return expected == loaded
+
+
+def _leaves(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    else:
+        yield path, node
+
+
+def _at(node: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def test_traefik_loads_every_snippet_and_reports_its_values(client, image_tags):
+    cases = [case for case in CASES if case.of("traefik")]
+    assert cases
+    files = {}
+    for index, case in enumerate(cases):
+        static = {"entryPoints": {"web": {"address": f":{18000 + index}"}},
+                  "providers": {"file": {"filename": f"{BOX}/dynamic-{index}.yml", "watch": False}},
+                  "log": {"level": "DEBUG", "format": "json"}}
+        dynamic = {"http": {"routers": {"app": {"rule": "PathPrefix(`/`)", "entryPoints": ["web"], "service": "app"}},
+                            "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:8000"}]}}}}}
+        for snippet in case.of("traefik"):
+            if "static" in snippet.title:
+                static = _merge(static, yaml.safe_load(snippet.text))
+            else:
+                dynamic = _merge(dynamic, yaml.safe_load(snippet.text))
+        files[f"traefik-{index}.yml"] = yaml.safe_dump(static)
+        files[f"dynamic-{index}.yml"] = yaml.safe_dump(dynamic)
+    with toolbox(client, image_tags["traefik"], files) as box:
+        starts = "; ".join(f"(timeout 3 traefik --configFile={BOX}/traefik-{i}.yml > {BOX}/traefik-{i}.log 2>&1 &)"
+                          for i in range(len(cases)))
+        run(box, ["bash", "-c", f"{starts}; sleep 3.5"])
+        for index, case in enumerate(cases):
+            _, log, _ = run(box, ["cat", f"traefik-{index}.log"])
+            lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+            errors = [line for line in lines if line.get("level") in ("error", "fatal", "panic")]
+            assert not errors, f"{case.label}: traefik reported {errors}"
+            assert any("staticConfiguration" in line for line in lines), f"{case.label}: {log}"
+            loaded_static = next(line["staticConfiguration"] for line in lines if "staticConfiguration" in line)
+            loaded_dynamic = next(line["config"] for line in lines if line.get("providerName") == "file"
+                                  and line.get("message") == "Configuration received")
+            for snippet in case.of("traefik"):
+                loaded = loaded_static if "static" in snippet.title else loaded_dynamic
+                for path, value in _leaves(yaml.safe_load(snippet.text)):
+                    seen = _at(loaded, path)
+                    assert _same(value, seen), f"{case.label}: {'.'.join(path)}: {value!r} written, {seen!r} loaded"
