@@ -67,11 +67,15 @@ def empty_engine() -> Iterator[docker.DockerClient]:
         pytest.skip("loading into an empty engine starts a private dockerd: needs root and dockerd")
     root = Path(tempfile.mkdtemp(prefix="faultlab-empty-engine-"))
     socket = root / "docker.sock"
+    # A bridge of its own: with --bridge=none dockerd deletes the host's docker0 on start (shared by
+    # the host's real engine, whose builds then fail with "could not find bridge docker0").
+    bridge = f"flb{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
     with open(root / "dockerd.log", "wb") as log:
         process = subprocess.Popen(
             [dockerd, f"--data-root={root / 'data'}", f"--exec-root={root / 'exec'}",
              f"--pidfile={root / 'dockerd.pid'}", f"--host=unix://{socket}",
-             "--bridge=none", "--iptables=false", "--ip-masq=false"],
+             f"--bridge={bridge}", "--iptables=false", "--ip-masq=false"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -93,6 +97,7 @@ def empty_engine() -> Iterator[docker.DockerClient]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        subprocess.run(["ip", "link", "delete", bridge], check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
