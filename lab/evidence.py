@@ -18,6 +18,11 @@ from lab.scenario import LogSignature
 from lab.stack import Stack
 
 ENTRY_LOG_WAIT_S = 5.0
+# A hop that passed a request on while the next hop has no line for it yet: the line may still be on its
+# way (docker delivers each container's stdout and stderr on its own, late when the machine is busy) or
+# never come (a killed worker logs nothing). Waiting this long tells the two apart; without it, a late
+# line moved "answered by" one hop outwards now and then (2 of 440 runs under heavy load).
+INNER_LOG_WAIT_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,15 @@ class Evidence:
             explained.append(TraceHop(hop.hop, hop.status, _short(line.text) if line else None))
         return explained
 
+    def complete(self, request_ids: Sequence[str]) -> bool:
+        """Every hop that passed one of these requests on has the next hop's line for it."""
+        for request_id in request_ids:
+            events = self._by_request.get(request_id, {})
+            for hop, following in zip(self.hops, self.hops[1:], strict=False):
+                if hop in events and events[hop].forwarded and following not in events:
+                    return False
+        return True
+
     def forwarded_by(self, hop: str, request_id: str) -> bool:
         event = self._by_request.get(request_id, {}).get(hop)
         return bool(event and event.forwarded)
@@ -130,6 +144,7 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
     names = stack.topology.hop_names
     hops = names[names.index(start):] if start else names
     started = time.monotonic()
+    settled_at: float | None = None  # when the entry hop and the wanted lines were all there
     while True:
         lines: list[LogLine] = []
         access: list[AccessEvent] = []
@@ -142,7 +157,9 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (
                 all(map(evidence.shows, wanted)) or waited > patience_s):
-            return evidence
+            settled_at = settled_at if settled_at is not None else time.monotonic()
+            if evidence.complete(request_ids) or time.monotonic() - settled_at > INNER_LOG_WAIT_S:
+                return evidence
         time.sleep(0.2)
 
 

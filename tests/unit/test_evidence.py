@@ -61,3 +61,9 @@ def test_a_failing_trace_shows_what_the_answering_hop_and_those_behind_it_logged
 def test_a_successful_request_gets_no_explanation():
     trace = _worker_timeout().explained("r1", 200, (6.0, 10.6))
     assert all(hop.log is None for hop in trace)
+
+
+def test_a_trace_is_complete_only_when_every_hop_that_passed_a_request_on_has_the_next_line():
+    assert not evidence(("host-nginx", 413, True)).complete(["r1"])  # the ingress's line may be on its way
+    assert evidence(("host-nginx", 413, True), ("ingress", 413, False)).complete(["r1"])
+    assert evidence(("host-nginx", 413, False)).complete(["r1"])  # answered by itself: nothing to wait for
