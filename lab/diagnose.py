@@ -242,13 +242,19 @@ def _show(value: object) -> str:
 
 def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diagnosis:
     steps = catalogue() if steps is None else steps
-    parsed = parse_lines(lines)
+    # Logs repeat themselves (the same error for every request): each distinct line is read once.
+    repeats: dict[str, int] = {}
+    for raw in lines:
+        if raw.strip():
+            repeats[raw] = repeats.get(raw, 0) + 1
+    parsed = parse_lines(repeats)
     formats: dict[str, int] = {}
-    for line in parsed:
-        formats[line.format] = formats.get(line.format, 0) + 1
+    for line, count in zip(parsed, repeats.values(), strict=True):
+        formats[line.format] = formats.get(line.format, 0) + count
     best: dict[str, Cause] = {}
+    searched: dict[tuple[str, str, str, bool], list[int]] = {}  # journeys share signatures with scenarios
     for step in steps:
-        cause = _match(step, parsed)
+        cause = match_step(step, parsed, searched)
         if cause is None:
             continue
         current = best.get(step.scenario_id)
@@ -264,18 +270,21 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
         else:
             causes.append(cause)
     partial = [] if any(cause.strong for cause in causes) else _closest(steps, parsed)
-    return Diagnosis(len(parsed), formats, causes, partial, sum(len(step.logs) for step in steps),
+    return Diagnosis(sum(repeats.values()), formats, causes, partial, sum(len(step.logs) for step in steps),
                      len({step.scenario_id for step in steps}))
 
 
-def _match(step: CauseStep, parsed: list[ParsedLine]) -> Cause | None:
+def match_step(step: CauseStep, parsed: list[ParsedLine],
+               searched: dict[tuple[str, str, str, bool], list[int]] | None = None) -> Cause | None:
+    """How much of one failing step's evidence the parsed lines show; None when nothing at all."""
+    searched = {} if searched is None else searched
     matched: list[MatchedSignature] = []
     missing: list[LogSignature] = []
     used: set[int] = set()
     for sig in step.logs:
-        hits, exact = _search(sig, parsed, sig.regex), True
+        hits, exact = _search(sig, parsed, searched, loose=False), True
         if not hits:
-            hits, exact = _search(sig, parsed, sig.loose), False
+            hits, exact = _search(sig, parsed, searched, loose=True), False
         if hits:
             matched.append(MatchedSignature(sig, [parsed[i].text for i in hits[:SHOWN_LINES]], exact))
             used.update(hits)
@@ -300,7 +309,15 @@ def _match(step: CauseStep, parsed: list[ParsedLine]) -> Cause | None:
                  _lines=frozenset(used), _topology=step.topology)
 
 
-def _search(sig: LogSignature, parsed: list[ParsedLine], regex: re.Pattern[str]) -> list[int]:
+def _search(sig: LogSignature, parsed: list[ParsedLine], searched: dict[tuple[str, str, str, bool], list[int]],
+            *, loose: bool) -> list[int]:
+    key = (sig.pattern, sig.kind, sig.stream, loose)
+    if key not in searched:
+        searched[key] = _lines_matching(sig, parsed, sig.loose if loose else sig.regex)
+    return searched[key]
+
+
+def _lines_matching(sig: LogSignature, parsed: list[ParsedLine], regex: re.Pattern[str]) -> list[int]:
     hits = []
     for index, line in enumerate(parsed):
         if line.kinds and not could_be(sig.kind, line.kinds):
@@ -327,17 +344,22 @@ def _fit(step: CauseStep, parsed: list[ParsedLine], reported: list[int]) -> floa
 
 def _closest(steps: list[CauseStep], parsed: list[ParsedLine]) -> list[Partial]:
     """For input that matched no signature: the signatures most similar to some input line."""
-    candidates = [line.text[:FUZZY_CHARS] for line in parsed[:FUZZY_LINES]]
+    candidates = [(line.text[:FUZZY_CHARS], _words(line.text[:FUZZY_CHARS])) for line in parsed[:FUZZY_LINES]]
     found: dict[str, Partial] = {}
     for step in steps:
         for sig in step.logs:
             if sig.pattern in found:
                 continue
             literal = sig.literal
+            words = _words(literal)
             matcher = difflib.SequenceMatcher(autojunk=False)
             matcher.set_seq2(literal)
             best, best_line = 0.0, ""
-            for text in candidates:
+            for text, text_words in candidates:
+                # A near miss shares most of the signature's words; the character-level comparison
+                # (costly) is only made for those lines.
+                if len(words & text_words) * 2 < len(words):
+                    continue
                 matcher.set_seq1(text)
                 if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
                     continue
@@ -350,6 +372,10 @@ def _closest(steps: list[CauseStep], parsed: list[ParsedLine]) -> list[Partial]:
                 found[sig.pattern] = Partial(sig.scenario_id, sig.step, sig.hop, sig.kind, sig.pattern, best_line,
                                              round(best, 2))
     return sorted(found.values(), key=lambda partial: partial.similarity, reverse=True)[:SHOWN_PARTIAL]
+
+
+def _words(text: str) -> set[str]:
+    return {word.lower() for word in re.findall(r"[A-Za-z]{4,}", text)}
 
 
 _REGEX_CACHE: dict[str, re.Pattern[str]] = {}

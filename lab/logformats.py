@@ -66,7 +66,7 @@ _UWSGI_MARKERS = re.compile(
 _TRAEFIK_V3 = re.compile(r"^\d{4}-\d\d-\d\dT\S+ (?:TRC|DBG|INF|WRN|ERR|FTL|PNC) ")
 _LOGRUS = re.compile(r'^time="[^"]*" level=\w+ msg="(?P<msg>(?:[^"\\]|\\.)*)"')
 # traefik v2 and 1.7 name the status and the Go error behind a proxy failure this way (v3: "502 Bad Gateway error=EOF").
-_CAUSED_BY = re.compile(r"'(?P<status>[1-5]\d\d) (?P<reason>[^']*)' caused by: (?P<error>.*?)\s*$")
+_CAUSED_BY = re.compile(r"'(?P<status>[1-5]\d\d) (?P<reason>[^']*)' caused by: (?P<error>.*)$")
 
 _PYTHON_TRACE = re.compile(r"^(?:Traceback \(most recent call last\):|  File \"|[A-Za-z_][\w.]*(?:Error|Exception|Exit)"
                            r"(?:: |$)|\[\d{4}-\d\d-\d\d [\d:,]+\] ERROR in )")
@@ -130,7 +130,7 @@ def _traefik_message(text: str, fmt: str, message: str, error: object = None) ->
     """traefik's own log: a proxy failure becomes the v3 text the scenarios match ("502 Bad Gateway error=EOF")."""
     caused = _CAUSED_BY.search(message)
     if caused:
-        status, reason, error = int(caused["status"]), caused["reason"], caused["error"]
+        status, reason, error = int(caused["status"]), caused["reason"], caused["error"].strip()
     else:
         head = re.match(r"^([1-5]\d\d) ([A-Za-z][\w ]*?)$", message.strip())
         if not head or error is None:
