@@ -5,15 +5,16 @@ The signatures come from the scenario files only. Every step whose users see a f
 next failure) contributes its `expect.logs` (hop, regex, stream; the hop's server kind from the
 topology) and its statuses. A cause is a scenario, named by its best-matching step, ranked by how
 much of that step's evidence the input shows: a log signature at the right server kind is strong
-evidence, a status alone is weak. Every scenario test run checks each of these signatures against
-the real servers' lines, so a signature here is one a real run has observed.
+evidence, a status alone is weak. Each signature is one a real run has observed: the scenario tests
+check every step's lines, and tests/scenarios/test_diagnose.py feeds real runs' lines to diagnose.
 
 Ranking, highest first: any log signature matched; the share of the step's evidence matched (log
 signatures weigh 3, its statuses 1); how well the input's servers fit the scenario's chain (server
 kinds, nginx's `upstream: "uwsgi://…"`, the status at the hop that answered); the specificity of
 the matched regexes; the scenario with fewer failing steps (a single scenario isolates what a
-journey replays). A journey step that matches exactly the same lines on the same chain as a
-higher-ranked scenario is folded into that cause as "also seen in".
+journey replays). Causes shown by their statuses alone rank by fit, then by the scenario's `broken`
+step. A journey step that matches exactly the same lines on the same chain as a higher-ranked
+scenario is folded into that cause as "also seen in".
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ SHOWN_PARTIAL = 3
 
 
 @dataclass(frozen=True)
-class LogSignature:
+class Signature:
     scenario_id: str
     step: str
     hop: str
@@ -78,7 +79,7 @@ class CauseStep:
     step: str
     role: str
     index: int
-    logs: tuple[LogSignature, ...]
+    logs: tuple[Signature, ...]
     statuses: frozenset[int]
     answered_by: str | None
     answered_kind: str | None
@@ -90,7 +91,7 @@ class CauseStep:
 
 @dataclass
 class MatchedSignature:
-    signature: LogSignature
+    signature: Signature
     lines: list[str]
     exact: bool  # False: matched only with the scenario's literal numbers generalised
 
@@ -104,17 +105,17 @@ class Cause:
     score: float  # share of the step's evidence the input shows, 0..1
     strong: bool  # at least one log signature matched
     matched: list[MatchedSignature]
-    missing: list[LogSignature]
+    missing: list[Signature]
     statuses: list[int]  # the step's statuses that the input reports
     expected_statuses: list[int]
     answered_by: str | None
     answered_kind: str | None
     fixes: list[str]
     also: list[str] = field(default_factory=list)  # "scenario (step …)" with the same evidence
-    fit: float = 0.0
-    _key: tuple[Any, ...] = ()
-    _lines: frozenset[int] = frozenset()
-    _topology: str = ""
+    fit: float = 0.0  # how well the input's servers fit the scenario's chain
+    rank: tuple[Any, ...] = ()  # the sort key (see the module's docstring)
+    evidence_ids: frozenset[int] = frozenset()  # the input lines its log signatures matched
+    topology: str = ""
 
     @property
     def reproduce(self) -> str:
@@ -156,7 +157,7 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
         kinds = frozenset(hop.kind for hop in plan.topology.hops)
         for step in failing:
             expect = step.step.expect
-            logs = tuple(LogSignature(plan.scenario.id, step.step.name, sig.hop, plan.topology.hop(sig.hop).kind,
+            logs = tuple(Signature(plan.scenario.id, step.step.name, sig.hop, plan.topology.hop(sig.hop).kind,
                                       sig.stream, sig.match) for sig in expect.logs)
             answered_kind = plan.topology.hop(expect.answered_by).kind if expect.answered_by else None
             steps.append(CauseStep(
@@ -258,13 +259,13 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
         if cause is None:
             continue
         current = best.get(step.scenario_id)
-        if current is None or cause._key > current._key:  # equal: the earlier step stays
+        if current is None or cause.rank > current.rank:  # equal: the earlier step stays
             best[step.scenario_id] = cause
-    ranked = sorted(best.values(), key=lambda cause: cause._key, reverse=True)
+    ranked = sorted(best.values(), key=lambda cause: cause.rank, reverse=True)
     causes: list[Cause] = []
     for cause in ranked:
-        same = next((shown for shown in causes if shown._topology == cause._topology and shown._lines == cause._lines
-                     and shown.score == cause.score and shown.strong), None)
+        same = next((shown for shown in causes if shown.strong and shown.topology == cause.topology
+                     and shown.evidence_ids == cause.evidence_ids and shown.score == cause.score), None)
         if same is not None:
             same.also.append(f"{cause.scenario_id} (step {cause.step})")
         else:
@@ -279,7 +280,7 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
     """How much of one failing step's evidence the parsed lines show; None when nothing at all."""
     searched = {} if searched is None else searched
     matched: list[MatchedSignature] = []
-    missing: list[LogSignature] = []
+    missing: list[Signature] = []
     used: set[int] = set()
     for sig in step.logs:
         hits, exact = _search(sig, parsed, searched, loose=False), True
@@ -305,11 +306,11 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
     key = (bool(matched), strength, round(fit, 6), specificity, exact, step.role == "broken", -step.failing_steps,
            -step.index)
     return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
-                 sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, _key=key,
-                 _lines=frozenset(used), _topology=step.topology)
+                 sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,
+                 evidence_ids=frozenset(used), topology=step.topology)
 
 
-def _search(sig: LogSignature, parsed: list[ParsedLine], searched: dict[tuple[str, str, str, bool], list[int]],
+def _search(sig: Signature, parsed: list[ParsedLine], searched: dict[tuple[str, str, str, bool], list[int]],
             *, loose: bool) -> list[int]:
     key = (sig.pattern, sig.kind, sig.stream, loose)
     if key not in searched:
@@ -317,7 +318,7 @@ def _search(sig: LogSignature, parsed: list[ParsedLine], searched: dict[tuple[st
     return searched[key]
 
 
-def _lines_matching(sig: LogSignature, parsed: list[ParsedLine], regex: re.Pattern[str]) -> list[int]:
+def _lines_matching(sig: Signature, parsed: list[ParsedLine], regex: re.Pattern[str]) -> list[int]:
     hits = []
     for index, line in enumerate(parsed):
         if line.kinds and not could_be(sig.kind, line.kinds):

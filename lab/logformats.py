@@ -44,6 +44,7 @@ class ParsedLine:
 _COMPOSE_PREFIX = re.compile(r"^[\w.-]+\s+\|\s?")
 _STATUS_CODES = re.compile(r"^\s*[1-5]\d\d(?:\s*[,;\s]\s*[1-5]\d\d)*\s*$")
 _HTTP_STATUS_LINE = re.compile(r"^\s*HTTP/[\d.]+ ([1-5]\d\d)\b")
+_STATUS_WITH_REASON = re.compile(r"^\s*([1-5]\d\d) [A-Z][\w' -]*$")  # "502 Bad Gateway"
 
 _NGINX_ERROR = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: ")
 _UPSTREAM_SCHEME = re.compile(r'upstream: "(\w+)://')
@@ -101,7 +102,7 @@ def _status_codes(text: str) -> ParsedLine | None:
     if _STATUS_CODES.match(text):
         codes = tuple(int(code) for code in re.findall(r"\d{3}", text))
         return ParsedLine(text, "status codes", frozenset(), None, codes)
-    match = _HTTP_STATUS_LINE.match(text)
+    match = _HTTP_STATUS_LINE.match(text) or _STATUS_WITH_REASON.match(text)
     if match:
         return ParsedLine(text, "HTTP status line", frozenset(), None, (int(match[1]),))
     return None

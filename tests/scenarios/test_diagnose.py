@@ -24,7 +24,7 @@ pytestmark = pytest.mark.engine
 STEPS = diagnose.catalogue()
 
 
-def _signature(sig: diagnose.LogSignature) -> tuple[str, str, str]:
+def _signature(sig: diagnose.Signature) -> tuple[str, str, str]:
     return sig.pattern, sig.kind, sig.stream
 
 

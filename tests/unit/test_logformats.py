@@ -66,6 +66,7 @@ CASES = [
      "JSON access", {"uwsgi"}, "access", (200,), None),
     ("502 504", "status codes", set(), None, (502, 504), None),
     ("HTTP/1.1 503 Service Unavailable", "HTTP status line", set(), None, (503,), None),
+    ("502 Bad Gateway", "HTTP status line", set(), None, (502,), None),
     ("app-1  | [2026-11-24 10:03:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:8)", "gunicorn log", {"gunicorn"},
      "error", (), None),
 ]
