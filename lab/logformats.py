@@ -65,7 +65,7 @@ _UWSGI_MARKERS = re.compile(
     r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} +\d+ \d\d:\d\d:\d\d \d{4} - ")
 
 _TRAEFIK_V3 = re.compile(r"^\d{4}-\d\d-\d\dT\S+ (?:TRC|DBG|INF|WRN|ERR|FTL|PNC) ")
-_LOGRUS = re.compile(r'^time="[^"]*" level=\w+ msg="(?P<msg>(?:[^"\\]|\\.)*)"')
+_LOGRUS = re.compile(r'^(?:time="[^"]*" )?level=\w+ msg=(?:"(?P<msg>(?:[^"\\]|\\.)*)"|(?P<bare>\S*))')
 # traefik v2 and 1.7 name the status and the Go error behind a proxy failure this way (v3: "502 Bad Gateway error=EOF").
 _CAUSED_BY = re.compile(r"'(?P<status>[1-5]\d\d) (?P<reason>[^']*)' caused by: (?P<error>.*)$")
 
@@ -120,7 +120,8 @@ def _json(text: str) -> ParsedLine | None:
     for key, kinds, status_key in _LAB_JSON_KINDS:
         if key in fields:
             status = _int(fields.get(status_key))
-            return ParsedLine(text, "JSON access", kinds, "access", (status,) if status else ())
+            statuses = (status,) if status is not None and 100 <= status <= 599 else ()
+            return ParsedLine(text, "JSON access", kinds, "access", statuses)
     if "level" in fields and ("msg" in fields or "message" in fields):
         return _traefik_message(text, "traefik JSON log", str(fields.get("message") or fields.get("msg") or ""),
                                 fields.get("error"))
@@ -149,7 +150,7 @@ def _traefik_text(text: str) -> ParsedLine | None:
         return ParsedLine(text, "traefik v3 log", frozenset({"traefik"}), "error", (int(status[1]),) if status else ())
     logrus = _LOGRUS.match(text)
     if logrus:
-        message = logrus["msg"].replace('\\"', '"').replace("\\\\", "\\")
+        message = (logrus["msg"] or "").replace('\\"', '"').replace("\\\\", "\\") or logrus["bare"] or ""
         return _traefik_message(text, "traefik v2/1.7 log", message)
     if _CAUSED_BY.search(text):
         return _traefik_message(text, "traefik 1.7 log", text)

@@ -41,6 +41,9 @@ CASES = [
     ('time="2026-11-24T10:07:00Z" level=debug msg="\'500 Internal Server Error\' caused by: http: server closed idle '
      'connection"', "traefik v2/1.7 log", {"traefik"}, "error", (500,),
      '500 Internal Server Error error="http: server closed idle connection"'),
+    ('level=error msg="\'502 Bad Gateway\' caused by: EOF"', "traefik v2/1.7 log", {"traefik"}, "error", (502,),
+     "502 Bad Gateway error=EOF"),
+    ("level=info msg=Starting", "traefik v2/1.7 log", {"traefik"}, "error", (), None),
     ("'502 Bad Gateway' caused by: EOF", "traefik 1.7 log", {"traefik"}, "error", (502,), "502 Bad Gateway error=EOF"),
     ('{"level":"debug","error":"EOF","time":"2026-11-24T10:07:00Z","message":"502 Bad Gateway"}',
      "traefik JSON log", {"traefik"}, "error", (502,), "502 Bad Gateway error=EOF"),
