@@ -117,6 +117,16 @@ def cmd_fix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    from lab import diagnose
+
+    result = diagnose.diagnose(diagnose.read_inputs(args.files))
+    print(json.dumps(diagnose.to_dict(result), indent=2) if args.json else diagnose.render_text(result))
+    return 0 if result.found else 1
+
+
 def cmd_images(args: argparse.Namespace) -> int:
     from lab import engine, images
 
@@ -240,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save: write the base and every lab image into FILE; load: load them from FILE")
     sub.add_argument("file", nargs="?", metavar="FILE", help="the bundle, e.g. faultlab-bundle.tar")
     sub.set_defaults(func=cmd_images)
+
+    sub = commands.add_parser(
+        "diagnose", help="name the scenario behind pasted log lines or status codes",
+        description="Read log lines (nginx, ingress-nginx, traefik, gunicorn, uwsgi; their default formats or the "
+        "lab's) and/or status codes, and rank the scenarios whose signatures they match, with the evidence, "
+        "the command that reproduces it and the fix. Exit status: 0 a cause was named (also when only the "
+        "statuses fit), 1 no known cause (the closest partial matches are shown), 2 a file could not be read.",
+        epilog="example: kubectl logs deploy/ingress-nginx-controller | lab diagnose")
+    sub.add_argument("files", nargs="*", metavar="FILE", help="log files; none or `-`: read stdin")
+    sub.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    sub.set_defaults(func=cmd_diagnose)
 
     sub = commands.add_parser("engine", help="check or start the Docker engine")
     sub.add_argument("action", choices=["status", "start"])

@@ -1,0 +1,66 @@
+"""`lab diagnose` on lines real servers wrote. Failing steps are run alone against real containers and
+every hop's captured lines (text only, as a user would paste them) go to diagnose, which must
+
+- match each of the step's signatures itself (server kind read from the line, stream, regex): with
+  the steps chosen below, every signature diagnose knows is observed in a real run;
+- name the step's scenario first. A journey replays single scenarios on the same chain with the same
+  signatures, so its lines legitimately name the single scenario; diagnose folds the journey into that
+  cause ("also seen in"), and that is what is asserted for it. The journey's step may be another of its
+  steps with the same lines: the host's and the ingress's nginx error lines read the same.
+
+The steps: the first `broken` step of every scenario, plus the fewest more that bring every distinct
+signature (regex, server kind, stream) into a run, so the proof costs about 19 short runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import diagnose, runner, scenario
+from lab.logformats import parse_lines
+
+pytestmark = pytest.mark.engine
+
+STEPS = diagnose.catalogue()
+
+
+def _signature(sig: diagnose.Signature) -> tuple[str, str, str]:
+    return sig.pattern, sig.kind, sig.stream
+
+
+def _steps_to_run() -> list[diagnose.CauseStep]:
+    chosen: list[diagnose.CauseStep] = []
+    for step in STEPS:
+        if step.role == "broken" and step.scenario_id not in {c.scenario_id for c in chosen}:
+            chosen.append(step)
+    covered = {_signature(sig) for step in chosen for sig in step.logs}
+    for step in STEPS:
+        if {_signature(sig) for sig in step.logs} - covered:
+            chosen.append(step)
+            covered |= {_signature(sig) for sig in step.logs}
+    return chosen
+
+
+RUN = _steps_to_run()
+
+
+def test_the_runs_cover_every_scenario_and_every_signature():
+    assert {step.scenario_id for step in RUN} == set(scenario.available())
+    assert {_signature(sig) for step in RUN for sig in step.logs} == {_signature(sig) for s in STEPS for sig in s.logs}
+
+
+@pytest.mark.parametrize("cause", RUN, ids=[f"{step.scenario_id}:{step.step}" for step in RUN])
+def test_real_lines_of_a_failing_step_name_its_scenario(cause, client, image_tags):
+    result = runner.run(scenario.load(cause.scenario_id), lambda event: None, only_step=cause.step)
+    evidence = result.steps[0].evidence
+    assert evidence is not None
+    lines = [line.text for line in evidence.lines]
+
+    own = diagnose.match_step(cause, parse_lines(lines))
+    assert own is not None and not own.missing, f"signatures diagnose did not match: {own and own.missing}"
+
+    top = diagnose.diagnose(lines, STEPS).causes[0]
+    if top.scenario_id != cause.scenario_id:
+        assert any(also.startswith(f"{cause.scenario_id} (step ") for also in top.also), (
+            f"{top.scenario_id} (step {top.step}) ranked first; also: {top.also}")
+        assert top.strong and top.score == 1.0  # folded only with the same full evidence on the same chain

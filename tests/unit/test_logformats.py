@@ -1,0 +1,104 @@
+"""Default-format lines of every server the lab runs, and garbage, through `lab.logformats.parse`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.logformats import MAX_LINE_CHARS, parse
+
+SAMPLES = Path(__file__).parent / "data" / "default-logs"
+NGINX = {"nginx", "ingress-nginx"}
+
+# (line, format, kinds, stream, statuses, canonical or None)
+CASES = [
+    ('10.0.0.7 - - [24/Nov/2026:10:00:00 +0000] "POST /api/upload HTTP/1.1" 413 585 "-" "curl/8.5.0"',
+     "combined access (nginx or gunicorn)", {"nginx", "gunicorn"}, "access", (413,),
+     '{"status":413,"method":"POST","uri":"/api/upload"}'),
+    ('2026/11/24 10:00:00 [error] 7#7: *2 upstream timed out (110: Connection timed out) while reading response header '
+     'from upstream, client: 10.0.0.7, server: , request: "GET / HTTP/1.1", upstream: "uwsgi://10.0.0.9:3031", '
+     'host: "x"',
+     "nginx error", NGINX, "error", (), None),
+    ('10.0.0.9 - - [24/Nov/2026:10:03:00 +0000] "POST /upload HTTP/1.1" 502 150 "-" "curl/8.5.0" 52429000 31.002 '
+     '[default-app-8000] [] 10.244.0.12:8000 0 31.001 502 7f3c9a1e2b4d5c6e7f8091a2b3c4d5e6',
+     "ingress-nginx access (upstreaminfo)", {"ingress-nginx"}, "access", (502,),
+     '{"status":502,"upstream_status":"502","method":"POST","uri":"/upload"}'),
+    # Two upstreams tried (a retry): the lists are comma-separated inside one field each.
+    ('10.0.0.9 - - [24/Nov/2026:10:03:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8.5.0" 80 0.004 [default-app-80] [] '
+     '10.244.0.12:80, 10.244.0.13:80 0, 5 0.001, 0.003 502, 200 7f3c9a1e2b4d5c6e7f8091a2b3c4d5e6',
+     "ingress-nginx access (upstreaminfo)", {"ingress-nginx"}, "access", (200,),
+     '{"status":200,"upstream_status":"502, 200","method":"GET","uri":"/"}'),
+    ('203.0.113.5 - - [24/Nov/2026:10:07:00 +0000] "POST /login HTTP/1.1" 502 11 "-" "ApacheBench/2.3" 4712 '
+     '"app@docker" "http://172.18.0.4:8080" 2ms',
+     "traefik CLF access", {"traefik"}, "access", (502,),
+     '{"DownstreamStatus":502,"RequestMethod":"POST","RequestPath":"/login","ServiceURL":"http://172.18.0.4:8080"}'),
+    ('2026-11-24T11:34:09Z DBG github.com/traefik/traefik/v3/pkg/proxy/httputil/proxy.go:199 > '
+     '502 Bad Gateway error=EOF',
+     "traefik v3 log", {"traefik"}, "error", (502,), None),
+    ('2026-11-24T11:34:09Z ERR github.com/traefik/traefik/v3/cmd/traefik/traefik.go:101 > command traefik error: x',
+     "traefik v3 log", {"traefik"}, "error", (), None),
+    ('time="2026-11-24T10:07:00Z" level=debug msg="\'500 Internal Server Error\' caused by: http: server closed idle '
+     'connection"', "traefik v2/1.7 log", {"traefik"}, "error", (500,),
+     '500 Internal Server Error error="http: server closed idle connection"'),
+    ('level=error msg="\'502 Bad Gateway\' caused by: EOF"', "traefik v2/1.7 log", {"traefik"}, "error", (502,),
+     "502 Bad Gateway error=EOF"),
+    ("level=info msg=Starting", "traefik v2/1.7 log", {"traefik"}, "error", (), None),
+    ("'502 Bad Gateway' caused by: EOF", "traefik 1.7 log", {"traefik"}, "error", (502,), "502 Bad Gateway error=EOF"),
+    ('{"level":"debug","error":"EOF","time":"2026-11-24T10:07:00Z","message":"502 Bad Gateway"}',
+     "traefik JSON log", {"traefik"}, "error", (502,), "502 Bad Gateway error=EOF"),
+    ('{"level":"debug","msg":"\'502 Bad Gateway\' caused by: EOF","time":"2026-11-24T10:07:00Z"}',
+     "traefik JSON log", {"traefik"}, "error", (502,), "502 Bad Gateway error=EOF"),
+    ('{"ClientHost":"203.0.113.5","DownstreamStatus":502,"RetryAttempts":0,"level":"info","msg":""}',
+     "JSON access", {"traefik"}, "access", (502,), None),
+    ("[2026-11-24 10:03:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:8)", "gunicorn log", {"gunicorn"}, "error", (),
+     None),
+    ('[pid: 7|app: 0|req: 1/1] 10.0.0.4 () {32 vars in 431 bytes} [Tue Nov 24 10:10:00 2026] GET /error => generated '
+     "265 bytes in 7 msecs (HTTP/1.1 500) 2 headers in 99 bytes (1 switches on core 0)",
+     "uwsgi request log", {"uwsgi"}, "access", (500,), '{"status":500,"method":"GET","uri":"/error","msecs":7}'),
+    ("Tue Nov 24 11:34:21 2026 - *** HARAKIRI ON WORKER 2 (pid: 14, try: 1, graceful: yes) ***",
+     "uwsgi log", {"uwsgi"}, "error", (), None),
+    ("invalid request block size: 6445 (max 4096)...skip", "uwsgi log", {"uwsgi"}, "error", (), None),
+    ("uwsgi_response_writev_headers_and_body_do(): Broken pipe [core/writer.c line 306] during GET /slow (10.0.0.3)",
+     "uwsgi log", {"uwsgi"}, "error", (), None),
+    ("RuntimeError: faultapp: deliberate application error", "Python traceback", {"gunicorn", "uwsgi"}, "error", (),
+     None),
+    ('{"time":"2026-11-24T11:33:18+00:00","request_id":"21be","status":413,"upstream_status":"","method":"POST"}',
+     "JSON access", NGINX, "access", (413,), None),
+    ('{"request_id":"52a4","status":200,"method":"GET","uri":"/slow","msecs":5024}',
+     "JSON access", {"uwsgi"}, "access", (200,), None),
+    ("502 504", "status codes", set(), None, (502, 504), None),
+    ("HTTP/1.1 503 Service Unavailable", "HTTP status line", set(), None, (503,), None),
+    ("502 Bad Gateway", "HTTP status line", set(), None, (502,), None),
+    ("app-1  | [2026-11-24 10:03:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:8)", "gunicorn log", {"gunicorn"},
+     "error", (), None),
+]
+
+
+@pytest.mark.parametrize(("line", "fmt", "kinds", "stream", "statuses", "canonical"), CASES,
+                         ids=[f"{case[1]}-{index}" for index, case in enumerate(CASES)])
+def test_default_format_lines_are_recognised(line, fmt, kinds, stream, statuses, canonical):
+    parsed = parse(line)
+    assert (parsed.format, set(parsed.kinds), parsed.stream, parsed.statuses) == (fmt, kinds, stream, statuses)
+    assert parsed.canonical == canonical
+
+
+def test_nginx_error_lines_say_how_nginx_talks_to_its_upstream():
+    assert parse(CASES[1][0]).upstream_scheme == "uwsgi"
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.log")), ids=lambda path: path.stem)
+def test_every_sample_line_is_recognised(path):
+    # Only a traceback's source lines carry nothing to recognise.
+    unknown = [line for line in path.read_text().splitlines() if not parse(line).known]
+    assert all(line.startswith("    ") for line in unknown), unknown
+
+
+@pytest.mark.parametrize("garbage", [
+    "", "   ", "\x00\x01\x02\xff", "{", "{not json", "[1, 2]", '{"level": 3}', "999", "1234", "- - [] \"\" 200",
+    "'502 Bad Gateway' caused by:", "x" * 1_000_000, "\ufffd" * 5000, "2026/11/24 10:00:00 [error]",
+])
+def test_garbage_is_unknown_or_harmless(garbage):
+    parsed = parse(garbage)
+    assert len(parsed.text) <= MAX_LINE_CHARS
+    assert all(100 <= status <= 599 for status in parsed.statuses)
