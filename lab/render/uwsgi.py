@@ -52,6 +52,7 @@ class UwsgiHop:
             "; rounded up to whole seconds because uwsgi takes no fractions.",
             "[uwsgi]",
             "master = true",
+            "die-on-term = true  ; SIGTERM (docker stop) ends uwsgi; without it uwsgi 2.0 reloads and is killed",
             "module = faultapp:app",
             "chdir = /srv/apps",
             f"{LISTEN_OPTION[knobs.protocol]} = {knobs.bind}:{ctx.listen_port}",
