@@ -195,6 +195,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from lab import schema
+
+    text = schema.render()
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote the scenario JSON Schema to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from lab import engine
     from lab.stack import clean
@@ -273,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("bench", help="measure speed and memory against ab, curl and the targets")
     sub.add_argument("--only", metavar="SECTIONS", help="comma-separated: load,upload,fidelity,scenarios,build")
     sub.set_defaults(func=cmd_bench)
+
+    sub = commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors and CI checks)")
+    sub.add_argument("--out", metavar="FILE", help="write it to FILE instead (schema/scenario.schema.json is "
+                     "the published copy)")
+    sub.set_defaults(func=cmd_schema)
 
     sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
     sub.set_defaults(func=cmd_clean)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -64,8 +64,16 @@ def format_size(n_bytes: int) -> str:
     return f"{n_bytes} B"
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
+# The published JSON Schema (schema/scenario.schema.json) shows what a scenario file may say.
+_DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
+                              {"type": "string", "pattern": r"^\d+(\.\d+)?\s*(ms|s|m|h)?$"}],
+                    "description": "seconds, or a string like '30s', '5m', '250ms' (story time)"}
+_SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
+                          {"type": "string", "pattern": r"(?i)^\d+(\.\d+)?\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$"}],
+                "description": "bytes, or a string like '64MiB', '1m', '2GiB'"}
+Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_duration),
+                     WithJsonSchema(_DURATION_SCHEMA, mode="validation")]
+Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA, mode="validation")]
 
 
 @dataclass(frozen=True)
