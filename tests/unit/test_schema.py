@@ -25,6 +25,12 @@ def test_every_shipped_scenario_is_valid_against_the_published_schema(validator,
     assert [error.message for error in validator.iter_errors(document)] == []
 
 
+def test_the_example_of_a_users_own_scenario_is_valid(validator):
+    document = yaml.safe_load((schema.paths.ROOT / "examples" / "my-scenario.yaml").read_text())
+    assert [error.message for error in validator.iter_errors(document)] == []
+    scenario.load(str(schema.paths.ROOT / "examples" / "my-scenario.yaml"))
+
+
 def test_the_schema_flags_what_the_loader_refuses(validator):
     good = yaml.safe_load(scenario.available()["504-read-timeout"].read_text())
     typo_knob = copy.deepcopy(good)
