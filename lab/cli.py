@@ -195,6 +195,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from lab import explain, scenario
+
+    explain.render(scenario.load(args.scenario))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from lab import schema
 
@@ -285,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("bench", help="measure speed and memory against ab, curl and the targets")
     sub.add_argument("--only", metavar="SECTIONS", help="comma-separated: load,upload,fidelity,scenarios,build")
     sub.set_defaults(func=cmd_bench)
+
+    sub = commands.add_parser("explain", help="the story of a scenario: chain, what breaks, why, wrong fix, fix, docs")
+    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
+    sub.set_defaults(func=cmd_explain)
 
     sub = commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors and CI checks)")
     sub.add_argument("--out", metavar="FILE", help="write it to FILE instead (schema/scenario.schema.json is "
