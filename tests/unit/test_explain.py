@@ -1,6 +1,7 @@
 """`lab explain`: every scenario explains itself from its YAML and its markdown file."""
 
 import io
+
 from rich.console import Console
 
 from lab import explain, scenario
