@@ -36,7 +36,10 @@ class Owner:
 
 
 def current() -> Owner:
-    pid = os.getpid()
+    return of(os.getpid())
+
+
+def of(pid: int) -> Owner:
     return Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid) or "?")
 
 

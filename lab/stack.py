@@ -244,5 +244,7 @@ def clean(client: docker.DockerClient, *, everything: bool = False) -> Cleaned:
             continue
         for kind, count in remove_labelled(client, project).items():
             result.removed[kind] += count
+        for config_dir in Path(tempfile.gettempdir()).glob(f"{project}-*"):  # the killed run's rendered configs
+            shutil.rmtree(config_dir, ignore_errors=True)
         result.projects.append(project)
     return result
