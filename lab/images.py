@@ -124,11 +124,16 @@ def _build_in_context(client: docker.DockerClient, spec: ImageSpec, tag: str, ba
             raise EnvironmentError_(f"building {tag} failed: {exc.explanation}") from None
 
 
-def _wheelhouse(say: Say) -> Path:
+def wheelhouse_dir() -> Path:
+    """Where the python image's wheels are cached: one directory per Python version, arch and requirements."""
     key = hashlib.sha256(IMAGE_PYTHON.encode() + platform.machine().encode())
     for requirements in _requirements():
         key.update(requirements.read_bytes())
-    target = paths.CACHE / f"wheelhouse-{key.hexdigest()[:12]}"
+    return paths.CACHE / f"wheelhouse-{key.hexdigest()[:12]}"
+
+
+def _wheelhouse(say: Say) -> Path:
+    target = wheelhouse_dir()
     if not (target / ".complete").exists():
         say(f"downloading wheels for Python {IMAGE_PYTHON} into {target}")
         _pip_download(_requirements(), target, ["--only-binary=:all:", f"--python-version={IMAGE_PYTHON}",

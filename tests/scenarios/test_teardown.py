@@ -50,7 +50,8 @@ class Outcome:
         """Where the signal landed, from the last progress line the run printed."""
         if "stack up in" not in self.stdout:
             return "up" if "starting" in self.stdout else "engine/image check"
-        return "traffic/collect" if "step matched" not in self.stdout else "judge/teardown"
+        judged = re.search(r"step (matched|did not match) in", self.stdout)
+        return "judge/teardown" if judged else "traffic/collect"
 
 
 def _owned_by(client: docker.DockerClient, label: str) -> list[str]:
