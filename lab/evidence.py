@@ -18,6 +18,10 @@ from lab.scenario import LogSignature
 from lab.stack import Stack
 
 ENTRY_LOG_WAIT_S = 5.0
+# Each container's log stream arrives on its own: a proxy's line can be read before the line of the hop
+# it forwarded to, which would make that proxy look like the one that answered. Wait this long for the
+# inner lines (a hop that never got the request, e.g. connection refused, costs at most this much).
+INNER_LOG_WAIT_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,20 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
         waited = time.monotonic() - started
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (
-                all(map(evidence.shows, wanted)) or waited > patience_s):
+                all(map(evidence.shows, wanted)) or waited > patience_s) and (
+                _inner_logged(evidence, hops, request_ids) or waited > INNER_LOG_WAIT_S):
             return evidence
         time.sleep(0.2)
+
+
+def _inner_logged(evidence: Evidence, hops: list[str], request_ids: list[str]) -> bool:
+    """Every hop that forwarded a request has the next hop's line for it."""
+    for request_id in request_ids:
+        trace = evidence.trace(request_id)
+        for index, hop in enumerate(hops[:-1]):
+            if evidence.forwarded_by(hop, request_id) and trace[index + 1].status is None:
+                return False
+    return True
 
 
 def format_trace(trace: list[TraceHop]) -> str:
