@@ -190,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lab_error is None or args.debug:
             raise
         return _report(lab_error)
+    finally:
+        if argv is None:  # this process ends now and its stack is gone: a late signal must not become a traceback
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def _report(exc: LabError) -> int:
