@@ -218,8 +218,12 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from lab import engine
     from lab.stack import clean
 
-    removed = clean(engine.connect())
-    print("removed " + ", ".join(f"{count} {kind}" for kind, count in removed.items()) + " labelled by faultlab")
+    cleaned = clean(engine.connect(), everything=args.all)
+    print("removed " + ", ".join(f"{count} {kind}" for kind, count in cleaned.removed.items())
+          + f" of {len(cleaned.projects)} faultlab project(s) whose run is gone")
+    for project, state in cleaned.kept.items():
+        why = "its run is still going" if state == "alive" else "its owner cannot be checked from here"
+        print(f"kept {project}: {why} (`lab clean --all` removes it anyway)")
     return 0
 
 
@@ -303,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(func=cmd_schema)
 
     sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
+    sub.add_argument("--all", action="store_true", help="also remove the stacks of runs still going")
     sub.set_defaults(func=cmd_clean)
     return parser
 
@@ -319,13 +324,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabError as exc:
         if args.debug:
             raise
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.tip:
-            print(f"Tip: {exc.tip}", file=sys.stderr)
-        return exc.exit_code
+        return _report(exc)
     except KeyboardInterrupt:
         print("interrupted: the lab's containers were removed", file=sys.stderr)
         return 130
+    except Exception as exc:
+        from lab.errors import from_engine
+
+        lab_error = from_engine(exc)
+        if lab_error is None or args.debug:
+            raise
+        return _report(lab_error)
+    finally:
+        if argv is None:  # this process ends now and its stack is gone: a late signal must not become a traceback
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
+
+
+def _report(exc: LabError) -> int:
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.tip:
+        print(f"Tip: {exc.tip}", file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -53,3 +53,22 @@ class CommandError(EnvironmentError_):
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def from_engine(exc: BaseException) -> LabError | None:
+    """The Docker SDK's own failures (the engine went away mid-run, an API call refused) as one line."""
+    import os
+
+    import requests
+    from docker.errors import APIError, DockerException
+
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return EnvironmentError_(f"the Docker engine at {where} stopped answering during the run",
+                                 tip="check it with `lab engine status`; then `lab clean` removes what the "
+                                     "run left behind")
+    if isinstance(exc, APIError):
+        return EnvironmentError_(f"the Docker engine refused a request: {exc.explanation or exc}")
+    if isinstance(exc, DockerException):
+        return EnvironmentError_(f"Docker: {exc}")
+    return None

@@ -110,6 +110,20 @@ def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, sa
            nocache: bool = False, latest: bool = True) -> None:
     started = time.monotonic()
     say(f"building {tag} (from {base})")
+    try:
+        _build_in_context(client, spec, tag, base, say, nocache=nocache)
+    except OSError as exc:  # e.g. ENOSPC: the context (wheelhouse, traefik binary) goes to TMPDIR first
+        where = exc.filename or tempfile.gettempdir()
+        raise EnvironmentError_(f"preparing the build of {tag} failed: {exc.strerror or exc} ({where})",
+                                tip=f"free space in {tempfile.gettempdir()} (or point TMPDIR elsewhere) "
+                                    "and run the command again") from None
+    if latest:
+        client.images.get(tag).tag(f"faultlab/{spec.name}", "latest")  # for by-hand `docker compose up`
+    say(f"built {tag} in {time.monotonic() - started:.0f} s")
+
+
+def _build_in_context(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, say: Say, *,
+                      nocache: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="faultlab-build-") as context:
         shutil.copytree(spec.recipe, context, dirs_exist_ok=True)
         if spec.context == "app-wheels":
@@ -131,16 +145,18 @@ def _build(client: docker.DockerClient, spec: ImageSpec, tag: str, base: str, sa
                                            "Debian mirror the base image uses")
         except APIError as exc:
             raise EnvironmentError_(f"building {tag} failed: {exc.explanation}") from None
-    if latest:
-        client.images.get(tag).tag(f"faultlab/{spec.name}", "latest")  # for by-hand `docker compose up`
-    say(f"built {tag} in {time.monotonic() - started:.0f} s")
 
 
-def _wheelhouse(say: Say) -> Path:
+def wheelhouse_dir() -> Path:
+    """Where the python image's wheels are cached: one directory per Python version, arch and requirements."""
     key = hashlib.sha256(IMAGE_PYTHON.encode() + platform.machine().encode())
     for requirements in _requirements():
         key.update(requirements.read_bytes())
-    target = paths.CACHE / f"wheelhouse-{key.hexdigest()[:12]}"
+    return paths.CACHE / f"wheelhouse-{key.hexdigest()[:12]}"
+
+
+def _wheelhouse(say: Say) -> Path:
+    target = wheelhouse_dir()
     if not (target / ".complete").exists():
         say(f"downloading wheels for Python {IMAGE_PYTHON} into {target}")
         _pip_download(_requirements(), target, ["--only-binary=:all:", f"--python-version={IMAGE_PYTHON}",
@@ -172,8 +188,11 @@ def _pip_download(requirement_files: list[Path], target: Path, options: list[str
     for requirements in requirement_files:
         done = subprocess.run([*argv, "-r", str(requirements)], capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
-            raise CommandError(argv, done.returncode, done.stdout, done.stderr,
-                               tip="the host's pip must reach a Python package index")
+            last = [line for line in done.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+            raise EnvironmentError_(f"the wheelhouse {target} is missing and the host's pip could not fill it "
+                                    f"from {requirements.name}: {last[0].strip()}",
+                                    tip="the host's pip must reach a Python package index (see `pip config "
+                                        "list`); or copy a complete wheelhouse there")
     (target / ".complete").touch()
 
 

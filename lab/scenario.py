@@ -252,7 +252,10 @@ def load(id_or_path: str, *, time_scale: str | None = None) -> Plan:
         except ValueError as exc:
             raise InputError(f"--time-scale: {exc}") from None
     scale = TimeScale.parse(time_scale if time_scale is not None else scenario.time_scale)
-    topology = load_topology(scenario.topology)
+    try:
+        topology = load_topology(scenario.topology)
+    except InputError as exc:
+        raise InputError(f"{path}: topology: {exc.message}", tip=exc.tip) from None
     return Plan(scenario, path, topology, scale, _plan_steps(scenario, path, topology))
 
 
@@ -320,6 +323,10 @@ def _first_error(exc: ValidationError, document: object = None) -> str:
         message = "unknown field"
     elif error["type"] == "missing":
         message = "missing (required)"
+    elif error["type"] == "union_tag_not_found":
+        message = f"missing `{error['ctx']['discriminator'].strip(chr(39))}` (required)"
+    elif error["type"] == "string_pattern_mismatch":
+        message = "use lowercase letters, digits and dashes, e.g. 'my-scenario'"
     return f"{location}: {message}" if location else message
 
 

@@ -2,7 +2,8 @@
 
 `Stack` is a context manager in the spirit of testcontainers: whatever happens inside the `with`
 (a failed expectation, an exception, Ctrl-C, SIGTERM), `down()` runs, and a sweep by the compose
-project label removes anything compose itself did not.
+project label removes anything compose itself did not. Every resource also carries its owner process
+(`lab.owner`), so `clean()` can remove what killed runs left without touching live ones.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import shutil
 import signal
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
 import docker
-from docker.errors import APIError, NotFound
+import requests
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
+from lab import owner
 from lab.compose import Compose
-from lab.errors import EnvironmentError_
+from lab.errors import CommandError, EnvironmentError_
 from lab.render import HOP_KINDS, Knobs, RenderContext
 from lab.topology import Topology
 from lab.units import TimeScale
@@ -30,6 +34,8 @@ from lab.units import TimeScale
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 MANAGED_LABEL = "io.faultlab.managed"  # set in every compose file, on services and networks
+OWNER_LABEL = "io.faultlab.owner"  # the process that started the stack (see lab.owner)
+_TEARDOWN_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 UP_TIMEOUT_S = 180
 HEALTHY_TIMEOUT_S = 60
 
@@ -44,10 +50,11 @@ class Stack:
         self.project = f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
         self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
         self.config_dir.chmod(0o755)
-        self.env = {"FAULTLAB_CONFIG": str(self.config_dir)}
+        self.env = {"FAULTLAB_CONFIG": str(self.config_dir), "FAULTLAB_OWNER": str(owner.current())}
         self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in images.items()})
         self._rendered: dict[str, dict[str, str]] = {}
         self._containers: dict[str, Container] = {}
+        self._removed = False
 
     # lifecycle ---------------------------------------------------------------------------------
 
@@ -56,7 +63,16 @@ class Stack:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.down()
+        interrupted = False
+        while not self._removed:
+            try:
+                self.down()
+            except KeyboardInterrupt:
+                # The signal landed before down() could hold it, or was held and delivered after the
+                # teardown: either way, finish (or repeat) the teardown, then report the interruption.
+                interrupted = True
+        if interrupted and kind is None:
+            raise KeyboardInterrupt
 
     def up(self, knobs: dict[str, Knobs]) -> None:
         self.write(knobs)
@@ -79,21 +95,28 @@ class Stack:
         return restart
 
     def down(self) -> None:
-        # Ignore Ctrl-C and SIGTERM while tearing down: a second signal must not leave containers behind.
-        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+        # Ctrl-C and SIGTERM are held (not lost) while tearing down: a second signal must not leave
+        # containers behind; it is delivered once everything is gone. A mask works in any thread.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _TEARDOWN_SIGNALS)
         try:
-            try:
+            with contextlib.suppress(CommandError):  # the sweep below removes whatever compose could not
                 self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "2"], 120, detach=True)
-            finally:
+            try:
                 self._sweep()
+            except (DockerException, requests.RequestException) as exc:
+                raise EnvironmentError_(
+                    f"could not remove project {self.project}: the Docker engine stopped answering "
+                    f"({type(exc).__name__})",
+                    tip="once the engine is back, `lab clean` removes what this run left") from None
+            finally:
                 shutil.rmtree(self.config_dir, ignore_errors=True)
+                self._removed = True
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def _sweep(self) -> None:
         """Whatever compose left (a killed `up`, a half-created network) goes by its project label."""
-        remove_labelled(self.client, f"{PROJECT_LABEL}={self.project}")
+        remove_labelled(self.client, self.project)
 
     def _compose(self, args: list[str], timeout_s: float, detach: bool = False) -> str:
         return self.compose.run(args, project=self.project, file=self.topology.compose_file, env=self.env,
@@ -169,10 +192,11 @@ def _docker_time(stamp: str) -> float:
     return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00").timestamp()
 
 
-def remove_labelled(client: docker.DockerClient, label: str) -> dict[str, int]:
-    """Remove every container, then network, then volume carrying `label`; count what went."""
+def remove_labelled(client: docker.DockerClient, project: str) -> dict[str, int]:
+    """Remove every container, then network, then volume of one of our compose projects; count what
+    went. Both labels must match, so a project of someone else's that happens to share the name stays."""
     removed = {"containers": 0, "networks": 0, "volumes": 0}
-    filters = {"label": label}
+    filters = {"label": [f"{MANAGED_LABEL}=true", f"{PROJECT_LABEL}={project}"]}
     for container in client.containers.list(all=True, filters=filters):
         with contextlib.suppress(NotFound, APIError):
             container.remove(force=True, v=True)
@@ -188,6 +212,39 @@ def remove_labelled(client: docker.DockerClient, label: str) -> dict[str, int]:
     return removed
 
 
-def clean(client: docker.DockerClient) -> dict[str, int]:
-    """Remove what killed runs left behind: only resources labelled as faultlab's."""
-    return remove_labelled(client, f"{MANAGED_LABEL}=true")
+@dataclass
+class Cleaned:
+    removed: dict[str, int] = field(default_factory=lambda: {"containers": 0, "networks": 0, "volumes": 0})
+    projects: list[str] = field(default_factory=list)  # removed
+    kept: dict[str, owner.State] = field(default_factory=dict)  # project → why it stayed
+
+
+def projects(client: docker.DockerClient) -> dict[str, str]:
+    """Every faultlab compose project on the engine → its owner label ("" if none)."""
+    filters = {"label": f"{MANAGED_LABEL}=true"}
+    found: dict[str, str] = {}
+    resources = [*client.containers.list(all=True, filters=filters), *client.networks.list(filters=filters),
+                 *client.volumes.list(filters=filters)]
+    for resource in resources:
+        labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
+        project = labels.get(PROJECT_LABEL)
+        if project:
+            found[project] = found.get(project) or labels.get(OWNER_LABEL, "")
+    return found
+
+
+def clean(client: docker.DockerClient, *, everything: bool = False) -> Cleaned:
+    """Remove what killed runs left behind: faultlab's projects whose owner process is gone (or, with
+    `everything`, every faultlab project, live ones included). Never anything without our label."""
+    result = Cleaned()
+    for project, label in sorted(projects(client).items()):
+        state = owner.state(label)
+        if state != "dead" and not everything:
+            result.kept[project] = state
+            continue
+        for kind, count in remove_labelled(client, project).items():
+            result.removed[kind] += count
+        for config_dir in Path(tempfile.gettempdir()).glob(f"{project}-*"):  # the killed run's rendered configs
+            shutil.rmtree(config_dir, ignore_errors=True)
+        result.projects.append(project)
+    return result

@@ -56,8 +56,15 @@ def load_topology(name: str) -> Topology:
     chain = (document.get("x-faultlab") or {}).get("chain")
     if not chain:
         raise InputError(f"{path}: no `x-faultlab.chain` block, so the lab cannot tell the hops apart")
+    from lab.render import HOP_KINDS  # the topology names kinds; the renderers say which exist
+
     hops = []
     for index, item in enumerate(chain):
+        if not isinstance(item, dict) or not {"hop", "kind", "port"} <= item.keys():
+            raise InputError(f"{path}: x-faultlab.chain[{index}] needs `hop`, `kind` and `port`")
+        if item["kind"] not in HOP_KINDS:
+            raise InputError(f"{path}: x-faultlab.chain[{index}].kind: unknown hop kind {item['kind']!r}; "
+                             f"faultlab renders {', '.join(HOP_KINDS)}")
         following = chain[index + 1] if index + 1 < len(chain) else None
         upstream = f"{following['hop']}:{following['port']}" if following else None
         hops.append(Hop(item["hop"], item["kind"], int(item["port"]), upstream))

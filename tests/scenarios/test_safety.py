@@ -1,0 +1,44 @@
+"""Every topology's containers, inspected while they run: ports published on 127.0.0.1 only, nothing
+privileged, no host network, no docker socket inside, and no server process running as root.
+
+Which user each server runs as: nginx as www-data (compose `user:`; it listens on 8080/9901 and
+writes only under /tmp), traefik as nobody (65534, its image), gunicorn/uwsgi and the app as `lab`
+(10001, the python image). None needs root.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import compose, scenario
+from lab.stack import Stack
+
+pytestmark = pytest.mark.engine
+
+ONE_SCENARIO_PER_TOPOLOGY = ["413-body-size", "500-app-error", "503-lb-throttle"]
+
+
+@pytest.mark.parametrize("scenario_id", ONE_SCENARIO_PER_TOPOLOGY)
+def test_containers_are_confined(scenario_id, client, image_tags):
+    plan = scenario.load(scenario_id)
+    with Stack(plan.topology, plan.scale, image_tags, client, compose.find(), f"safety-{scenario_id}") as stack:
+        stack.up(plan.steps[0].knobs)
+        for hop in plan.topology.hop_names:
+            container = stack.container(hop)
+            container.reload()
+            host = container.attrs["HostConfig"]
+            assert host["Privileged"] is False, hop
+            assert host["NetworkMode"] != "host", hop
+            assert not host.get("CapAdd"), hop
+            for mount in container.attrs["Mounts"]:
+                assert "docker.sock" not in mount["Source"] + mount["Destination"], f"{hop}: {mount}"
+            for bindings in container.attrs["NetworkSettings"]["Ports"].values():
+                assert bindings and {binding["HostIp"] for binding in bindings} == {"127.0.0.1"}, hop
+            assert _users(container) and "0" not in _users(container), f"{hop} runs a process as root"
+
+
+def _users(container) -> set[str]:
+    """The real uid of every process in the container (read from /proc, as the container's own user)."""
+    done = container.exec_run(["sh", "-c", "cat /proc/[0-9]*/status 2>/dev/null; exit 0"])  # some may have exited
+    assert done.exit_code == 0, done.output
+    return {line.split()[1] for line in done.output.decode().splitlines() if line.startswith("Uid:")}
