@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'scenario':<{width}}  steps  title")
     for scenario_id, steps, title in rows:
         print(f"{scenario_id:<{width}}  {steps:>5}  {title}")
-    print("\nRun one: lab run <scenario>   (or: make scenario-<scenario>)")
+    print("\nRead one: lab explain <scenario>   Run one: lab run <scenario>   (or: make scenario-<scenario>)")
     return 0
 
 
@@ -242,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("list", help="list the scenarios")
     sub.set_defaults(func=cmd_list)
 
+    sub = commands.add_parser("explain", help="the story of a scenario: chain, what breaks, why, wrong fix, fix, docs")
+    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
+    sub.set_defaults(func=cmd_explain)
+
     sub = commands.add_parser("run", help="run a scenario against real containers")
     sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
     sub.add_argument("--step", help="run only this step (earlier steps' config changes still apply)")
@@ -254,25 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "(with --repeat: DIR/run-<n>/)")
     sub.set_defaults(func=cmd_run)
 
-    sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand")
-    sub.add_argument("scenario")
-    sub.add_argument("--step")
-    sub.add_argument("--time-scale")
-    sub.add_argument("--out", required=True)
-    sub.set_defaults(func=cmd_render)
-
     sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, gunicorn, uwsgi or traefik config")
     sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
     sub.add_argument("--format", choices=["nginx", "ingress", "gunicorn", "uwsgi", "traefik"],
                      help="only this target's config (default: every one that applies)")
     sub.set_defaults(func=cmd_fix)
-
-    sub = commands.add_parser("images", help="build the lab's images (cached by their inputs); save or load "
-                              "them as one file for a room without internet")
-    sub.add_argument("action", nargs="?", choices=["save", "load"],
-                     help="save: write the base and every lab image into FILE; load: load them from FILE")
-    sub.add_argument("file", nargs="?", metavar="FILE", help="the bundle, e.g. faultlab-bundle.tar")
-    sub.set_defaults(func=cmd_images)
 
     sub = commands.add_parser(
         "diagnose", help="name the scenario behind pasted log lines or status codes",
@@ -285,6 +276,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     sub.set_defaults(func=cmd_diagnose)
 
+    sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand")
+    sub.add_argument("scenario")
+    sub.add_argument("--step")
+    sub.add_argument("--time-scale")
+    sub.add_argument("--out", required=True)
+    sub.set_defaults(func=cmd_render)
+
+    sub = commands.add_parser("images", help="build the lab's images (cached by their inputs); save or load "
+                              "them as one file for a room without internet")
+    sub.add_argument("action", nargs="?", choices=["save", "load"],
+                     help="save: write the base and every lab image into FILE; load: load them from FILE")
+    sub.add_argument("file", nargs="?", metavar="FILE", help="the bundle, e.g. faultlab-bundle.tar")
+    sub.set_defaults(func=cmd_images)
+
     sub = commands.add_parser("engine", help="check or start the Docker engine")
     sub.add_argument("action", choices=["status", "start"])
     sub.set_defaults(func=cmd_engine)
@@ -293,22 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("command", nargs=argparse.REMAINDER)
     sub.set_defaults(func=cmd_with_engine)
 
+    sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
+    sub.add_argument("--all", action="store_true", help="also remove the stacks of runs still going")
+    sub.set_defaults(func=cmd_clean)
+
     sub = commands.add_parser("bench", help="measure speed and memory against ab, curl and the targets")
     sub.add_argument("--only", metavar="SECTIONS", help="comma-separated: load,upload,fidelity,scenarios,build")
     sub.set_defaults(func=cmd_bench)
-
-    sub = commands.add_parser("explain", help="the story of a scenario: chain, what breaks, why, wrong fix, fix, docs")
-    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
-    sub.set_defaults(func=cmd_explain)
 
     sub = commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors and CI checks)")
     sub.add_argument("--out", metavar="FILE", help="write it to FILE instead (schema/scenario.schema.json is "
                      "the published copy)")
     sub.set_defaults(func=cmd_schema)
-
-    sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
-    sub.add_argument("--all", action="store_true", help="also remove the stacks of runs still going")
-    sub.set_defaults(func=cmd_clean)
     return parser
 
 
@@ -328,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the lab's containers were removed", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lab list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         from lab.errors import from_engine
 
