@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound
+from docker.errors import APIError, DockerException
 
 from lab import images
 from lab.errors import EnvironmentError_, InputError
@@ -90,7 +90,7 @@ def load(client: docker.DockerClient, path: Path, say: Say) -> BundleInfo:
         if repository in lab_repositories:
             client.images.get(name).tag(repository, "latest")  # for by-hand `docker compose up`, as a build does
     base = images.base_image(client, say)
-    missing = [tag for tag in images.tags_for(client, base).values() if not _present(client, tag)]
+    missing = [tag for tag in images.tags_for(client, base).values() if not images.present(client, tag)]
     if missing:
         bundled_bases = [name for name in names if name.partition(":")[0] not in lab_repositories]
         raise EnvironmentError_(
@@ -100,11 +100,3 @@ def load(client: docker.DockerClient, path: Path, say: Say) -> BundleInfo:
     info = BundleInfo(path, names, path.stat().st_size, seconds)
     say(f"loaded in {seconds:.0f} s; every image `lab run` needs is present")
     return info
-
-
-def _present(client: docker.DockerClient, name: str) -> bool:
-    try:
-        client.images.get(name)
-    except ImageNotFound:
-        return False
-    return True

@@ -62,7 +62,7 @@ def ensure(client: docker.DockerClient, say: Say) -> dict[str, str]:
     base = base_image(client, say)
     tags = tags_for(client, base)
     for spec in SPECS:
-        if not _present(client, tags[spec.name]):
+        if not present(client, tags[spec.name]):
             _build(client, spec, tags[spec.name], base, say)
     return tags
 
@@ -200,12 +200,12 @@ def base_image(client: docker.DockerClient, say: Say) -> str:
     """The base the images build on (made with debootstrap when nothing else is there)."""
     configured = os.environ.get("FAULTLAB_BASE_IMAGE")
     if configured:
-        if not _present(client, configured) and not _pull(client, configured):
+        if not present(client, configured) and not _pull(client, configured):
             raise EnvironmentError_(f"FAULTLAB_BASE_IMAGE={configured} is neither local nor pullable",
                                     tip="unset it to let faultlab build a Debian base with debootstrap")
         return configured
     for candidate in (OFFICIAL_BASE, LOCAL_BASE):
-        if _present(client, candidate):
+        if present(client, candidate):
             return candidate
     if _pull(client, OFFICIAL_BASE):
         return OFFICIAL_BASE
@@ -213,7 +213,7 @@ def base_image(client: docker.DockerClient, say: Say) -> str:
     return LOCAL_BASE
 
 
-def _present(client: docker.DockerClient, name: str) -> bool:
+def present(client: docker.DockerClient, name: str) -> bool:
     try:
         client.images.get(name)
     except ImageNotFound:
