@@ -100,8 +100,9 @@ def render(plan: Plan, console: Console | None = None) -> None:
     say()
     chain = "  ──▶  ".join(["client", *(f"{hop.name} [dim]({hop.kind})[/]" for hop in plan.topology.hops)])
     say(f"[bold]Chain[/]   {chain}")
-    say(f"[dim]        compose/{plan.topology.name}.yaml; time scale {plan.scale}"
-        f"{' (real durations)' if plan.scale.ratio == 1 else ': every timeout runs at story × ' + str(plan.scale)}[/]")
+    scale = ("time scale 1: real durations" if plan.scale.ratio == 1
+             else f"time scale {plan.scale}: every timeout and wait runs at story × {plan.scale}")
+    say(f"[dim]        compose/{plan.topology.name}.yaml; {scale}[/]")
     say()
     say("[bold]What breaks[/]")
     say(f"  {escape(' '.join(scenario.summary.split()))}")

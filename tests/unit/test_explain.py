@@ -1,7 +1,9 @@
 """`lab explain`: every scenario explains itself from its YAML and its markdown file."""
 
 import io
+from urllib.parse import urlsplit
 
+import pytest
 from rich.console import Console
 
 from lab import explain, scenario
@@ -11,6 +13,25 @@ def rendered(scenario_id: str) -> str:
     out = io.StringIO()
     explain.render(scenario.load(scenario_id), Console(file=out, width=200, color_system=None))
     return out.getvalue()
+
+
+@pytest.mark.parametrize("scenario_id", sorted(scenario.available()))
+def test_every_scenario_has_its_story_with_every_section_and_official_links(scenario_id):
+    plan = scenario.load(scenario_id)
+    notes = explain.notes_for(plan)
+    assert notes.path is not None, f"scenarios/{scenario_id}.md is missing"
+    assert list(notes.sections) == list(explain.SECTIONS)
+    assert all(notes.sections[title] for title in explain.SECTIONS)
+    assert 2 <= len(notes.links) <= 6
+    for _, url in notes.links:
+        host = urlsplit(url).hostname or ""
+        assert host.endswith(explain.OFFICIAL_DOCS), url
+    text = rendered(scenario_id)
+    for title in ("Chain", "What breaks", "Why", "The fix", "Read more"):
+        assert title in text
+    for step in plan.steps:
+        if step.step.role in ("broken", "wrong-fix", "fix"):
+            assert step.step.name in text
 
 
 def test_a_users_scenario_without_notes_still_explains_its_yaml(tmp_path):
