@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from rich.console import Console
@@ -33,7 +34,7 @@ class TerminalReport:
     """`quiet` (for CI logs) keeps only the summary table and the verdict; live progress shows only on a terminal."""
 
     def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or _console()
         self.quiet = quiet
         self._live: Live | None = None
         self._previous: dict[str, list[Setting]] | None = None
@@ -178,6 +179,15 @@ class TerminalReport:
                                f"{result.plan.scenario.id} --step <name>`; the trace lines show which hop answered.")
 
 
+def _console() -> Console:
+    """On a terminal rich uses its width; piped into a CI log it would assume 80 columns and fold every
+    table cell into a tower of short lines, so logs get 160."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160
+    return console
+
+
 def _progress_line(event: TrafficProgress) -> str:
     statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))
     failed = f", no response ×{event.failed}" if event.failed else ""
@@ -194,7 +204,7 @@ def _progress_line(event: TrafficProgress) -> str:
 
 def print_repeats(results: list[ScenarioResult], console: Console | None = None) -> None:
     """`lab run --repeat N`: one row per run, one column per step, and how often each step flaked."""
-    console = console or Console(highlight=False)
+    console = console or _console()
     steps = [step.plan.step.name for step in results[0].steps]
     table = Table(title=f"{results[0].plan.scenario.id}: {len(results)} runs", title_justify="left")
     table.add_column("run")
