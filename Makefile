@@ -20,36 +20,36 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/lab with-engine -- sh -c '$(BIN)/lab images && $(BIN)/python -m pytest'
+	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest'
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 scenario-%: $(STAMP)
-	$(BIN)/lab with-engine -- $(BIN)/lab run $*
+	$(BIN)/faultlab with-engine -- $(BIN)/faultlab run $*
 
 # Speed and memory against ab, curl and the issue's targets (about 10 minutes; not part of `make test`).
 bench: $(STAMP)
-	$(BIN)/lab with-engine -- sh -c '$(BIN)/lab images && $(BIN)/lab bench'
+	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/faultlab bench'
 
 list: $(STAMP)
-	@$(BIN)/lab list
+	@$(BIN)/faultlab list
 
 engine: $(STAMP)
-	$(BIN)/lab engine start
+	$(BIN)/faultlab engine start
 
 images: $(STAMP)
-	$(BIN)/lab with-engine -- $(BIN)/lab images
+	$(BIN)/faultlab with-engine -- $(BIN)/faultlab images
 
 # Before a workshop, with internet: venv, engine, images, and every image in one file for the room.
 workshop: $(STAMP)
-	$(BIN)/lab with-engine -- $(BIN)/lab images save $(BUNDLE)
+	$(BIN)/faultlab with-engine -- $(BIN)/faultlab images save $(BUNDLE)
 	@echo "Ready. Carry to the room: this checkout and $(BUNDLE) ($$(du -h $(BUNDLE) | cut -f1))."
-	@echo "On each laptop there (docker running, \`make venv\` done): .venv/bin/lab images load $(BUNDLE)"
-	@echo "then: .venv/bin/lab run upload-journey --report out/   and open out/index.html"
+	@echo "On each laptop there (docker running, \`make venv\` done): .venv/bin/faultlab images load $(BUNDLE)"
+	@echo "then: .venv/bin/faultlab run upload-journey --report out/   and open out/index.html"
 
 clean: $(STAMP)
-	$(BIN)/lab clean
+	$(BIN)/faultlab clean
 
 lint: $(STAMP)
-	$(BIN)/ruff check lab tests apps
+	$(BIN)/ruff check faultlab tests apps examples

@@ -6,7 +6,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from lab import engine, images
+from faultlab.infra import engine, images
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab import bundle, images, runner, scenario
-from lab.engine import system_program
-from lab.events import Event, Progress
+from faultlab.infra import bundle, images
+from faultlab.infra.engine import system_program
+from faultlab.model import scenario
+from faultlab.run import runner
+from faultlab.run.events import Event, Progress
 
 pytestmark = pytest.mark.engine
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import pytest
 
-from lab import diagnose, runner, scenario
-from lab.logformats import parse_lines
+from faultlab.model import scenario
+from faultlab.run import runner
+from faultlab.tools import diagnose
+from faultlab.tools.logformats import parse_lines
 
 pytestmark = pytest.mark.engine
 

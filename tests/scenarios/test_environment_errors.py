@@ -22,14 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from lab import images, paths
-from lab.stack import remove_labelled
+from faultlab import paths
+from faultlab.infra import images
+from faultlab.infra.stack import remove_labelled
 
 from .conftest import leftovers
 
 pytestmark = pytest.mark.engine
 
-LAB = [str(Path(sys.executable).parent / "lab")]
+LAB = [str(Path(sys.executable).parent / "faultlab")]
 ENGINE_SOCKET = "/var/run/docker.sock"
 
 

@@ -31,14 +31,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from lab import export, paths, scenario
-from lab.export.gunicorn import assignments
-from lab.export.snippet import STORY, Snippet
-from lab.export.story import step_snippets
-from lab.export.uwsgi import options
-from lab.render import HOP_KINDS, RenderContext
-from lab.render.ingress import PREFIX, IngressKnobs
-from lab.stack import MANAGED_LABEL
+from faultlab import paths
+from faultlab.hops import HOP_KINDS, RenderContext
+from faultlab.hops._export_gunicorn import assignments
+from faultlab.hops._export_uwsgi import options
+from faultlab.hops.ingress import PREFIX, IngressKnobs
+from faultlab.hops.snippet import STORY, Snippet
+from faultlab.infra.stack import MANAGED_LABEL
+from faultlab.model import scenario
+from faultlab.tools import fix as export
+from faultlab.tools.fix import step_snippets
 
 pytestmark = pytest.mark.engine
 

@@ -16,7 +16,7 @@ from .conftest import leftovers
 
 pytestmark = pytest.mark.engine
 
-LAB = [str(Path(sys.executable).parent / "lab")]
+LAB = [str(Path(sys.executable).parent / "faultlab")]
 
 
 def test_two_scenarios_run_side_by_side(client, image_tags):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lab import paths
+from faultlab import paths
 
 pytestmark = pytest.mark.engine
 
@@ -18,7 +18,7 @@ def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_users_tests_run_against_their_own_scenario(image_tags):
-    done = run_pytest("--lab-scenario", "examples/my-scenario.yaml", "examples/test_my_scenario.py")
+    done = run_pytest("--faultlab-scenario", "examples/my-scenario.yaml", "examples/test_my_scenario.py")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "3 passed" in done.stdout
 
@@ -26,11 +26,11 @@ def test_a_users_tests_run_against_their_own_scenario(image_tags):
 def test_without_a_scenario_the_tests_are_skipped_with_the_reason():
     done = run_pytest("-rs", "examples/test_my_scenario.py")
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "3 skipped" in done.stdout and "lab_stack needs a scenario" in done.stdout
+    assert "3 skipped" in done.stdout and "faultlab_stack needs a scenario" in done.stdout
 
 
 def test_an_unknown_scenario_is_a_usage_error_not_a_traceback():
-    done = run_pytest("--lab-scenario", "no-such-scenario", "examples/test_my_scenario.py")
+    done = run_pytest("--faultlab-scenario", "no-such-scenario", "examples/test_my_scenario.py")
     assert done.returncode != 0
     assert "unknown scenario 'no-such-scenario'" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lab import runner, scenario
-from lab.engine import install_packages, system_program
-from lab.report.chart import colour
-from lab.report.html import HtmlReport
+from faultlab.infra.engine import install_packages, system_program
+from faultlab.model import scenario
+from faultlab.output.chart import colour
+from faultlab.output.html import HtmlReport
+from faultlab.run import runner
 
 pytestmark = pytest.mark.engine
 

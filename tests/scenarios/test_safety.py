@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import compose, scenario
-from lab.stack import Stack
+from faultlab.infra import compose
+from faultlab.infra.stack import Stack
+from faultlab.model import scenario
 
 pytestmark = pytest.mark.engine
 

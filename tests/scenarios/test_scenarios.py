@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab import runner, scenario
-from lab.events import Event, ScenarioResult
+from faultlab.model import scenario
+from faultlab.run import runner
+from faultlab.run.events import Event, ScenarioResult
 
 from .conftest import leftovers
 

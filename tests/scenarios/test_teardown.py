@@ -21,14 +21,15 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab import compose, owner, scenario
-from lab.stack import MANAGED_LABEL, OWNER_LABEL, PROJECT_LABEL, Stack
+from faultlab.infra import compose, owner
+from faultlab.infra.stack import MANAGED_LABEL, OWNER_LABEL, PROJECT_LABEL, Stack
+from faultlab.model import scenario
 
 from .conftest import leftovers
 
 pytestmark = pytest.mark.engine
 
-LAB = [str(Path(sys.executable).parent / "lab")]
+LAB = [str(Path(sys.executable).parent / "faultlab")]
 # Short runs on each topology's servers: each crosses image check, up, traffic, collect and down in ~3-6 s.
 RUNS = [["500-app-error", "--step", "app-bug"], ["502-connection-refused", "--step", "bound-to-loopback"],
         ["413-body-size", "--step", "broken"]]

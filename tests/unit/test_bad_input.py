@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import cli, paths
+from faultlab import cli, paths
 
 BAD = Path(__file__).parent / "data" / "bad"
 DEAD_ENGINE = "unix:///nonexistent/faultlab-test.sock"
@@ -117,10 +117,10 @@ def test_every_published_port_is_random_so_a_taken_port_cannot_collide():
 
 
 def test_debug_shows_the_traceback():
-    argv = [sys.executable, "-m", "lab"]
+    argv = [sys.executable, "-m", "faultlab"]
     plain = subprocess.run([*argv, "run", "413-bodysize"], capture_output=True, text=True, timeout=60)
     debug = subprocess.run([*argv, "--debug", "run", "413-bodysize"], capture_output=True, text=True, timeout=60)
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
-    assert "lab.errors.InputError: unknown scenario '413-bodysize'" in debug.stderr
+    assert "faultlab.errors.InputError: unknown scenario '413-bodysize'" in debug.stderr

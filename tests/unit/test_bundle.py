@@ -6,8 +6,8 @@ import tarfile
 
 import pytest
 
-from lab import bundle
-from lab.errors import InputError
+from faultlab.errors import InputError
+from faultlab.infra import bundle
 
 
 def test_a_bundle_lists_the_tags_of_every_image_it_holds(tmp_path):

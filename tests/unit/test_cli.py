@@ -7,7 +7,7 @@ import sys
 def lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "faultlab", *args], capture_output=True, text=True, timeout=60,
                           env={**os.environ, **(env or {})})
 
 

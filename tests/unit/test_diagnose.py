@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import diagnose, scenario
-from lab.logformats import parse_lines
+from faultlab.model import scenario
+from faultlab.tools import diagnose
+from faultlab.tools.logformats import parse_lines
 
 SAMPLES = Path(__file__).parent / "data" / "default-logs"
 
@@ -127,7 +128,7 @@ def test_a_near_miss_is_shown_as_the_closest_partial_match(steps):
 
 
 def lab(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", *args], input=stdin, capture_output=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "faultlab", *args], input=stdin, capture_output=True, timeout=60,
                           env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"})
 
 

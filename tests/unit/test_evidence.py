@@ -1,6 +1,6 @@
 """Which hop answered, from per-hop access events (the hop trace)."""
 
-from lab.evidence import AccessEvent, Evidence
+from faultlab.run.evidence import AccessEvent, Evidence
 
 HOPS = ["host-nginx", "ingress", "app"]
 
@@ -33,7 +33,7 @@ def test_no_response_means_no_hop_answered():
 
 
 def _worker_timeout() -> Evidence:
-    from lab.evidence import LogLine
+    from faultlab.run.evidence import LogLine
 
     lines = [
         LogLine("ingress", "error", 10.5, "2026/11/24 10:00:10 [error] 7#7: *5 upstream prematurely closed connection "
@@ -47,7 +47,7 @@ def _worker_timeout() -> Evidence:
 
 
 def test_a_failing_trace_shows_what_the_answering_hop_and_those_behind_it_logged():
-    from lab.evidence import format_trace
+    from faultlab.run.evidence import format_trace
 
     trace = _worker_timeout().explained("r1", 502, (6.0, 10.6))
     assert [hop.log for hop in trace] == [

@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 import pytest
 from rich.console import Console
 
-from lab import explain, scenario
+from faultlab.model import scenario
+from faultlab.tools import explain
 
 
 def rendered(scenario_id: str) -> str:

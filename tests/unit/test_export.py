@@ -7,13 +7,14 @@ import sys
 import pytest
 import yaml
 
-from lab import export, scenario
-from lab.errors import InputError
-from lab.export import text
-from lab.export.gunicorn import flag
-from lab.export.nginx import Statement, changed, statements
-from lab.export.story import step_snippets
-from lab.export.traefik import difference, dropped_paths
+from faultlab.errors import InputError
+from faultlab.hops._export_gunicorn import flag
+from faultlab.hops._export_nginx import Statement, changed, statements
+from faultlab.hops._export_traefik import difference, dropped_paths
+from faultlab.model import scenario
+from faultlab.output import fix_text as text
+from faultlab.tools import fix as export
+from faultlab.tools.fix import step_snippets
 
 
 def report(scenario_id: str) -> export.FixReport:
@@ -145,9 +146,9 @@ def test_traefik_difference_keeps_only_what_changed():
 
 
 def test_cli_prints_one_format_and_rejects_an_unknown_scenario():
-    done = subprocess.run([sys.executable, "-m", "lab", "fix", "504-uwsgi-read-timeout", "--format", "nginx"],
+    done = subprocess.run([sys.executable, "-m", "faultlab", "fix", "504-uwsgi-read-timeout", "--format", "nginx"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "uwsgi_read_timeout 120s;" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "lab", "fix", "504-read-timout"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "faultlab", "fix", "504-read-timout"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and "Did you mean 504-read-timeout" in done.stderr

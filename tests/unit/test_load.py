@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lab.traffic.load import LoadProgress, LoadSpec, format_summary, run_load, summarize
-from lab.traffic.record import RequestRecord
+from faultlab.run.traffic.load import LoadProgress, LoadSpec, format_summary, run_load, summarize
+from faultlab.run.traffic.record import RequestRecord
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Default-format lines of every server the lab runs, and garbage, through `lab.logformats.parse`."""
+"""Default-format lines of every server the lab runs, and garbage, through `faultlab.tools.logformats.parse`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.logformats import MAX_LINE_CHARS, parse
+from faultlab.tools.logformats import MAX_LINE_CHARS, parse
 
 SAMPLES = Path(__file__).parent / "data" / "default-logs"
 NGINX = {"nginx", "ingress-nginx"}

@@ -4,7 +4,7 @@ import socket
 import subprocess
 import sys
 
-from lab import owner
+from faultlab.infra import owner
 
 
 def test_this_process_is_alive():

@@ -1,10 +1,10 @@
 """Knobs → each server's own configuration, with the time scale applied."""
 
-from lab.render import HOP_KINDS, RenderContext
-from lab.render.gunicorn import GunicornKnobs
-from lab.render.ingress import IngressKnobs
-from lab.render.nginx import NginxKnobs
-from lab.units import TimeScale
+from faultlab.hops import HOP_KINDS, RenderContext
+from faultlab.hops.gunicorn import GunicornKnobs
+from faultlab.hops.ingress import IngressKnobs
+from faultlab.hops.nginx import NginxKnobs
+from faultlab.model.units import TimeScale
 
 SCALE = TimeScale.parse("1/30")
 
@@ -73,7 +73,7 @@ def test_nginx_as_load_balancer_limits_the_whole_server():
 
 
 def test_uwsgi_keepalive_only_with_its_http_router_and_harakiri_in_whole_seconds():
-    from lab.render.uwsgi import UwsgiKnobs
+    from faultlab.hops.uwsgi import UwsgiKnobs
 
     ini = HOP_KINDS["uwsgi"].render(UwsgiKnobs(http_keepalive=True, harakiri="100s"), ctx("app", None))["uwsgi.ini"]
     assert "http = 0.0.0.0:8080" in ini and "http-keepalive = 1" in ini
@@ -85,7 +85,7 @@ def test_uwsgi_keepalive_only_with_its_http_router_and_harakiri_in_whole_seconds
 def test_traefik_v3_settings_land_where_traefik_reads_them():
     import yaml
 
-    from lab.render.traefik import TraefikKnobs
+    from faultlab.hops.traefik import TraefikKnobs
 
     files = HOP_KINDS["traefik"].render(TraefikKnobs(maxIdleConnsPerHost=-1, retryAttempts=10,
                                                      responseHeaderTimeout="60s"), ctx("traefik", "app:8080"))
@@ -102,7 +102,7 @@ def test_traefik_v3_settings_land_where_traefik_reads_them():
 def test_zero_means_no_limit_to_traefik_whatever_the_scale():
     import yaml
 
-    from lab.render.traefik import TraefikKnobs
+    from faultlab.hops.traefik import TraefikKnobs
 
     static = yaml.safe_load(HOP_KINDS["traefik"].render(TraefikKnobs(), ctx("traefik", "app:8080"))["traefik.yml"])
     assert static["serversTransport"]["forwardingTimeouts"]["responseHeaderTimeout"] == "0s"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab import scenario
-from lab.events import (
+from faultlab.hops import Setting
+from faultlab.model import scenario
+from faultlab.output.chart import BARS_UP_TO, colour, status_chart
+from faultlab.output.html import HtmlReport
+from faultlab.run.events import (
     RequestResult,
     ScenarioFinished,
     ScenarioResult,
@@ -14,12 +17,9 @@ from lab.events import (
     StepResult,
     StepStarted,
 )
-from lab.evidence import AccessEvent, Evidence, LogLine
-from lab.render import Setting
-from lab.report.chart import BARS_UP_TO, colour, status_chart
-from lab.report.html import HtmlReport
-from lab.traffic import RequestRecord
-from lab.verdict import judge
+from faultlab.run.evidence import AccessEvent, Evidence, LogLine
+from faultlab.run.traffic import RequestRecord
+from faultlab.run.verdict import judge
 
 HOPS = ["nginx", "app"]
 

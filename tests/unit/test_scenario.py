@@ -2,8 +2,8 @@
 
 import pytest
 
-from lab import scenario
-from lab.errors import InputError
+from faultlab.errors import InputError
+from faultlab.model import scenario
 
 
 @pytest.mark.parametrize("scenario_id", sorted(scenario.available()))

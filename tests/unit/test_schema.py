@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from lab import scenario, schema
+from faultlab.model import scenario, schema
 
 
 @pytest.fixture(scope="module")

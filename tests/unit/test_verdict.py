@@ -3,10 +3,10 @@
 import pytest
 from pydantic import ValidationError
 
-from lab.evidence import AccessEvent, Evidence
-from lab.scenario import Expect
-from lab.traffic import RequestRecord
-from lab.verdict import judge
+from faultlab.model.scenario import Expect
+from faultlab.run.evidence import AccessEvent, Evidence
+from faultlab.run.traffic import RequestRecord
+from faultlab.run.verdict import judge
 
 
 def records(*statuses):

@@ -1,0 +1,5 @@
+import sys
+
+from faultlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""The ingress hop: nginx configured from ingress-nginx annotations, the way ingress-nginx does it.
+
+Users paste the annotations of their Ingress; this module maps each to the nginx directive that
+ingress-nginx writes, starting from ingress-nginx's defaults (which differ from plain nginx's:
+a 5 s connect timeout, response buffering off, HTTP/1.1 upstream). Annotations under another
+prefix (e.g. `nginx.org/…`, the *other* nginx controller) are kept and shown as ignored, because
+that is exactly what ingress-nginx does with them, and a classic cause of a 1m limit that "won't go".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import field_validator
+
+from faultlab.hops.base import Knobs, RenderContext, Setting
+from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
+
+PREFIX = "nginx.ingress.kubernetes.io/"
+
+
+def _whole_seconds(value: str) -> float:
+    if not value.strip().isdigit():
+        raise ValueError(f"{value!r}: ingress-nginx takes whole seconds without a unit, e.g. \"600\"")
+    return float(value)
+
+
+def _on_off(value: str) -> bool:
+    if value not in ("on", "off"):
+        raise ValueError(f"{value!r}: write \"on\" or \"off\"")
+    return value == "on"
+
+
+def _http_version(value: str) -> str:
+    if value not in ("1.0", "1.1"):
+        raise ValueError(f"{value!r}: write \"1.0\" or \"1.1\"")
+    return value
+
+
+@dataclass(frozen=True)
+class Annotation:
+    directive: str
+    parse: Callable[[str], object]
+
+
+ANNOTATIONS: dict[str, Annotation] = {
+    "proxy-body-size": Annotation("client_max_body_size", lambda v: NginxKnobs(client_max_body_size=v)
+                                  .client_max_body_size),
+    "proxy-connect-timeout": Annotation("proxy_connect_timeout", _whole_seconds),
+    "proxy-send-timeout": Annotation("proxy_send_timeout", _whole_seconds),
+    "proxy-read-timeout": Annotation("proxy_read_timeout", _whole_seconds),
+    "proxy-request-buffering": Annotation("proxy_request_buffering", _on_off),
+    "proxy-buffering": Annotation("proxy_buffering", _on_off),
+    "proxy-http-version": Annotation("proxy_http_version", _http_version),
+}
+
+# ingress-nginx's defaults for the directives above (its ConfigMap defaults).
+INGRESS_DEFAULTS = NginxKnobs(
+    client_max_body_size="1m",
+    proxy_connect_timeout=5,
+    proxy_send_timeout=60,
+    proxy_read_timeout=60,
+    proxy_request_buffering=True,
+    proxy_buffering=False,
+    proxy_http_version="1.1",
+)
+
+
+class IngressKnobs(Knobs):
+    annotations: dict[str, str] = {}
+
+    @field_validator("annotations", mode="before")
+    @classmethod
+    def _check(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        for key, raw in value.items():
+            if not str(key).startswith(PREFIX):
+                continue  # another controller's annotation: ingress-nginx ignores it, so do we
+            name = str(key).removeprefix(PREFIX)
+            if name not in ANNOTATIONS:
+                close = difflib.get_close_matches(name, ANNOTATIONS, n=1)
+                hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
+                known = ", ".join(sorted(ANNOTATIONS))
+                raise ValueError(f"unknown annotation {key!r}{hint}; faultlab maps: {known}")
+            try:
+                ANNOTATIONS[name].parse(str(raw))
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return {str(k): str(v) for k, v in value.items()}
+
+    def effective(self) -> tuple[NginxKnobs, set[str]]:
+        """The nginx directives ingress-nginx would write, and which of them an annotation set."""
+        updates: dict[str, object] = {}
+        for key, raw in self.annotations.items():
+            if key.startswith(PREFIX):
+                annotation = ANNOTATIONS[key.removeprefix(PREFIX)]
+                updates[annotation.directive] = annotation.parse(raw)
+        return INGRESS_DEFAULTS.model_copy(update=updates), set(updates)
+
+    def longest_wait_s(self) -> float:
+        return self.effective()[0].longest_wait_s()
+
+    def ignored(self) -> dict[str, str]:
+        return {k: v for k, v in self.annotations.items() if not k.startswith(PREFIX)}
+
+
+class IngressHop:
+    name = "ingress-nginx"
+    knobs = IngressKnobs
+    parse_access = staticmethod(parse_access)
+
+    def render(self, knobs: IngressKnobs, ctx: RenderContext) -> dict[str, str]:
+        nginx, _ = knobs.effective()
+        return {"nginx.conf": render_conf(nginx, ctx, flavour="nginx configured from ingress-nginx annotations")}
+
+    def settings(self, knobs: IngressKnobs, ctx: RenderContext) -> list[Setting]:
+        nginx, explicit = knobs.effective()
+        settings = directive_settings(nginx, ctx, explicit)
+        settings += [Setting(key, value, "ignored by ingress-nginx", True) for key, value in knobs.ignored().items()]
+        return settings

@@ -1,0 +1,92 @@
+"""uwsgi (the pyuwsgi wheel): knobs named after its options, rendered as a uwsgi.ini."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from faultlab.hops.base import AccessFields, Knobs, RenderContext, Setting, json_access
+from faultlab.model.units import Duration, format_duration
+
+# uwsgi writes request lines and its own messages to stderr; the JSON shape tells them apart.
+LOG_FORMAT = ('{"request_id":"%(var.HTTP_X_REQUEST_ID)","status":%(status),"method":"%(method)",'
+              '"uri":"%(uri)","msecs":%(msecs)}')
+
+# How the hop listens: `http` is uwsgi's HTTP router (a separate process in front of the workers,
+# the write-up's `http = 0.0.0.0:8080`); `http-socket` speaks HTTP in the workers themselves;
+# `uwsgi` is the binary uwsgi protocol that nginx's uwsgi_pass talks.
+LISTEN_OPTION = {"http": "http", "http-socket": "http-socket", "uwsgi": "socket"}
+
+
+class UwsgiKnobs(Knobs):
+    protocol: Literal["http", "http-socket", "uwsgi"] = "http"
+    # Only for protocol http: keep router connections open between requests. Without it the router
+    # closes every connection after one response, which a keep-alive proxy does not expect.
+    http_keepalive: bool = False
+    processes: int = Field(1, ge=1, le=64)
+    threads: int = Field(1, ge=1, le=256)
+    harakiri: Duration = 0.0  # kill a worker busy longer than this (0: off)
+    http_timeout: Duration = 60.0  # the HTTP router's wait for a worker
+    buffer_size: int = Field(4096, ge=1024, le=65535)  # largest request header block accepted
+    # The workers' listen queue. uwsgi's default of 100 overflows when more requests wait than that:
+    # the kernel drops the SYNs and the client retries after 1, 3, 7, 15 … s (the long p99 tail).
+    listen: int = Field(100, ge=1, le=4096)
+    bind: str = "0.0.0.0"  # 127.0.0.1 inside a container is unreachable for the proxy in front
+
+    def longest_wait_s(self) -> float:
+        return max(self.harakiri, self.http_timeout)
+
+
+class UwsgiHop:
+    name = "uwsgi"
+    knobs = UwsgiKnobs
+
+    @staticmethod
+    def parse_access(text: str) -> AccessFields | None:
+        return json_access(text, request_id="request_id", status="status")
+
+    def render(self, knobs: UwsgiKnobs, ctx: RenderContext) -> dict[str, str]:
+        lines = [
+            f"; Rendered by faultlab for hop {ctx.hop!r}. Time scale {ctx.scale}: timeouts are story × scale,",
+            "; rounded up to whole seconds because uwsgi takes no fractions.",
+            "[uwsgi]",
+            "master = true",
+            "die-on-term = true  ; SIGTERM (docker stop) ends uwsgi; without it uwsgi 2.0 reloads and is killed",
+            "module = faultapp:app",
+            "chdir = /srv/apps",
+            f"{LISTEN_OPTION[knobs.protocol]} = {knobs.bind}:{ctx.listen_port}",
+            f"processes = {knobs.processes}",
+            f"threads = {knobs.threads}",
+            f"buffer-size = {knobs.buffer_size}",
+            f"listen = {knobs.listen}",
+            f"log-format = {LOG_FORMAT}",
+        ]
+        if knobs.protocol == "http":
+            lines.append(f"http-timeout = {ctx.scale.lab_s_whole(knobs.http_timeout)}"
+                         f"  ; story {format_duration(knobs.http_timeout)}")
+            if knobs.http_keepalive:
+                lines.append("http-keepalive = 1")
+        if knobs.harakiri:
+            lines.append(f"harakiri = {ctx.scale.lab_s_whole(knobs.harakiri)}"
+                         f"  ; story {format_duration(knobs.harakiri)}")
+        return {"uwsgi.ini": "\n".join(lines) + "\n"}
+
+    def settings(self, knobs: UwsgiKnobs, ctx: RenderContext) -> list[Setting]:
+        explicit = knobs.model_fields_set
+        listen = LISTEN_OPTION[knobs.protocol]
+        settings = [Setting(listen, f"{knobs.bind}:{ctx.listen_port}", f"{knobs.bind}:{ctx.listen_port}",
+                            bool({"protocol", "bind"} & explicit))]
+        if knobs.protocol == "http":
+            value = "on" if knobs.http_keepalive else "off"
+            settings.append(Setting("http-keepalive", value, value, "http_keepalive" in explicit))
+        settings.append(Setting("processes × threads", f"{knobs.processes} × {knobs.threads}",
+                                f"{knobs.processes} × {knobs.threads}", bool({"processes", "threads"} & explicit)))
+        harakiri_lab = f"{ctx.scale.lab_s_whole(knobs.harakiri)}s" if knobs.harakiri else "off"
+        settings.append(Setting("harakiri", format_duration(knobs.harakiri) if knobs.harakiri else "off",
+                                harakiri_lab, "harakiri" in explicit))
+        if "listen" in explicit:
+            settings.append(Setting("listen", str(knobs.listen), str(knobs.listen), True))
+        if "buffer_size" in explicit:
+            settings.append(Setting("buffer-size", str(knobs.buffer_size), str(knobs.buffer_size), True))
+        return settings

@@ -1,0 +1,250 @@
+"""One running compose project: rendered configs, containers, logs — and always a teardown.
+
+`Stack` is a context manager in the spirit of testcontainers: whatever happens inside the `with`
+(a failed expectation, an exception, Ctrl-C, SIGTERM), `down()` runs, and a sweep by the compose
+project label removes anything compose itself did not. Every resource also carries its owner process
+(`faultlab.infra.owner`), so `clean()` can remove what killed runs left without touching live ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, NotFound
+from docker.models.containers import Container
+
+from faultlab.errors import CommandError, EnvironmentError_
+from faultlab.hops import HOP_KINDS, Knobs, RenderContext
+from faultlab.infra import owner
+from faultlab.infra.compose import Compose
+from faultlab.model.topology import Topology
+from faultlab.model.units import TimeScale
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+MANAGED_LABEL = "io.faultlab.managed"  # set in every compose file, on services and networks
+OWNER_LABEL = "io.faultlab.owner"  # the process that started the stack (see faultlab.infra.owner)
+_TEARDOWN_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+UP_TIMEOUT_S = 180
+HEALTHY_TIMEOUT_S = 60
+
+
+class Stack:
+    def __init__(self, topology: Topology, scale: TimeScale, images: dict[str, str],
+                 client: docker.DockerClient, compose: Compose, name: str) -> None:
+        self.topology = topology
+        self.scale = scale
+        self.client = client
+        self.compose = compose
+        self.project = f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
+        self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
+        self.config_dir.chmod(0o755)
+        self.env = {"FAULTLAB_CONFIG": str(self.config_dir), "FAULTLAB_OWNER": str(owner.current())}
+        self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in images.items()})
+        self._rendered: dict[str, dict[str, str]] = {}
+        self._containers: dict[str, Container] = {}
+        self._removed = False
+
+    # lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        interrupted = False
+        while not self._removed:
+            try:
+                self.down()
+            except KeyboardInterrupt:
+                # The signal landed before down() could hold it, or was held and delivered after the
+                # teardown: either way, finish (or repeat) the teardown, then report the interruption.
+                interrupted = True
+        if interrupted and kind is None:
+            raise KeyboardInterrupt
+
+    def up(self, knobs: dict[str, Knobs]) -> None:
+        self.write(knobs)
+        self._compose(["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT_S)], UP_TIMEOUT_S + 30)
+
+    def apply(self, knobs: dict[str, Knobs], also_restart: list[str]) -> list[str]:
+        """Render the new knobs; restart the hops whose config changed, `also_restart`, and every hop
+        in front of those."""
+        changed = set(self.write(knobs)) | set(also_restart)
+        hops = self.topology.hop_names
+        deepest = max((hops.index(hop) for hop in changed), default=-1)
+        # The hops in front of a restarted one pool connections to it (traefik's idle connections,
+        # nginx's keep-alive): restart them too, so a step measures its own settings, not stale sockets.
+        restart = hops[: deepest + 1]
+        # Innermost first, each healthy before the next: nginx refuses to start while the name of
+        # its upstream does not resolve, and a stopped container's name does not.
+        for hop in reversed(restart):
+            self._compose(["restart", "--timeout", "2", hop], 120)
+            self.wait_healthy([hop])
+        return restart
+
+    def down(self) -> None:
+        # Ctrl-C and SIGTERM are held (not lost) while tearing down: a second signal must not leave
+        # containers behind; it is delivered once everything is gone. A mask works in any thread.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _TEARDOWN_SIGNALS)
+        try:
+            with contextlib.suppress(CommandError):  # the sweep below removes whatever compose could not
+                self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "2"], 120, detach=True)
+            try:
+                self._sweep()
+            except (DockerException, requests.RequestException) as exc:
+                raise EnvironmentError_(
+                    f"could not remove project {self.project}: the Docker engine stopped answering "
+                    f"({type(exc).__name__})",
+                    tip="once the engine is back, `lab clean` removes what this run left") from None
+            finally:
+                shutil.rmtree(self.config_dir, ignore_errors=True)
+                self._removed = True
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def _sweep(self) -> None:
+        """Whatever compose left (a killed `up`, a half-created network) goes by its project label."""
+        remove_labelled(self.client, self.project)
+
+    def _compose(self, args: list[str], timeout_s: float, detach: bool = False) -> str:
+        return self.compose.run(args, project=self.project, file=self.topology.compose_file, env=self.env,
+                                timeout_s=timeout_s, detach_signals=detach)
+
+    # configs -----------------------------------------------------------------------------------
+
+    def write(self, knobs: dict[str, Knobs]) -> list[str]:
+        changed = []
+        for hop in self.topology.hops:
+            ctx = RenderContext(hop.name, hop.port, hop.upstream, self.scale)
+            files = HOP_KINDS[hop.kind].render(knobs[hop.name], ctx)
+            if files == self._rendered.get(hop.name):
+                continue
+            directory = self.config_dir / hop.name
+            directory.mkdir(exist_ok=True)
+            for name, text in files.items():
+                (directory / name).write_text(text)
+            if hop.name in self._rendered:
+                changed.append(hop.name)
+            self._rendered[hop.name] = files
+        return changed
+
+    # containers --------------------------------------------------------------------------------
+
+    def container(self, hop: str) -> Container:
+        if hop not in self._containers:
+            found = self.client.containers.list(
+                all=True, filters={"label": [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={hop}"]})
+            if not found:
+                raise EnvironmentError_(f"hop {hop!r} has no container in project {self.project}")
+            self._containers[hop] = found[0]
+        return self._containers[hop]
+
+    def url(self, hop: str | None = None) -> str:
+        target = self.topology.hop(hop) if hop else self.topology.entry
+        container = self.container(target.name)
+        container.reload()
+        bindings = container.attrs["NetworkSettings"]["Ports"].get(f"{target.port}/tcp") or []
+        if not bindings:
+            raise EnvironmentError_(f"hop {target.name!r} publishes no port {target.port}")
+        return f"http://127.0.0.1:{bindings[0]['HostPort']}"
+
+    def wait_healthy(self, hops: list[str]) -> None:
+        deadline = time.monotonic() + HEALTHY_TIMEOUT_S
+        for hop in hops:
+            container = self.container(hop)
+            while True:
+                container.reload()
+                state = container.attrs["State"]
+                if state.get("Health", {}).get("Status") == "healthy":
+                    break
+                if state.get("Status") == "exited" or time.monotonic() > deadline:
+                    tail = container.logs(tail=5).decode(errors="replace").strip()
+                    raise EnvironmentError_(f"hop {hop!r} did not come back healthy after its restart: {tail}")
+                time.sleep(0.1)
+
+    def logs(self, hop: str, since: float) -> list[tuple[float, str]]:
+        """The hop's stdout and stderr lines since `since`, as (engine timestamp, text)."""
+        raw = self.container(hop).logs(stdout=True, stderr=True, timestamps=True, since=int(since))
+        lines = []
+        for line in raw.decode(errors="replace").splitlines():
+            stamp, _, text = line.partition(" ")
+            ts = _docker_time(stamp)
+            if ts >= since:
+                lines.append((ts, text))
+        return lines
+
+
+def _docker_time(stamp: str) -> float:
+    # 2026-11-24T09:00:00.123456789Z: Python parses at most microseconds.
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00").timestamp()
+
+
+def remove_labelled(client: docker.DockerClient, project: str) -> dict[str, int]:
+    """Remove every container, then network, then volume of one of our compose projects; count what
+    went. Both labels must match, so a project of someone else's that happens to share the name stays."""
+    removed = {"containers": 0, "networks": 0, "volumes": 0}
+    filters = {"label": [f"{MANAGED_LABEL}=true", f"{PROJECT_LABEL}={project}"]}
+    for container in client.containers.list(all=True, filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            container.remove(force=True, v=True)
+            removed["containers"] += 1
+    for network in client.networks.list(filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            network.remove()
+            removed["networks"] += 1
+    for volume in client.volumes.list(filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            volume.remove(force=True)
+            removed["volumes"] += 1
+    return removed
+
+
+@dataclass
+class Cleaned:
+    removed: dict[str, int] = field(default_factory=lambda: {"containers": 0, "networks": 0, "volumes": 0})
+    projects: list[str] = field(default_factory=list)  # removed
+    kept: dict[str, owner.State] = field(default_factory=dict)  # project → why it stayed
+
+
+def projects(client: docker.DockerClient) -> dict[str, str]:
+    """Every faultlab compose project on the engine → its owner label ("" if none)."""
+    filters = {"label": f"{MANAGED_LABEL}=true"}
+    found: dict[str, str] = {}
+    resources = [*client.containers.list(all=True, filters=filters), *client.networks.list(filters=filters),
+                 *client.volumes.list(filters=filters)]
+    for resource in resources:
+        labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
+        project = labels.get(PROJECT_LABEL)
+        if project:
+            found[project] = found.get(project) or labels.get(OWNER_LABEL, "")
+    return found
+
+
+def clean(client: docker.DockerClient, *, everything: bool = False) -> Cleaned:
+    """Remove what killed runs left behind: faultlab's projects whose owner process is gone (or, with
+    `everything`, every faultlab project, live ones included). Never anything without our label."""
+    result = Cleaned()
+    for project, label in sorted(projects(client).items()):
+        state = owner.state(label)
+        if state != "dead" and not everything:
+            result.kept[project] = state
+            continue
+        for kind, count in remove_labelled(client, project).items():
+            result.removed[kind] += count
+        for config_dir in Path(tempfile.gettempdir()).glob(f"{project}-*"):  # the killed run's rendered configs
+            shutil.rmtree(config_dir, ignore_errors=True)
+        result.projects.append(project)
+    return result

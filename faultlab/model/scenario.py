@@ -1,0 +1,348 @@
+"""Scenario files: load, validate (against the schema and the topology), and plan the steps.
+
+A scenario is data. Its knobs are story values per hop; each step changes some of them and says
+what a user should see. `load()` checks everything a run would trip over — field names and types,
+hop names, each step's merged knobs against that hop kind's model, log patterns — and names the
+file and field of the first problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from faultlab import paths
+from faultlab.errors import InputError
+from faultlab.hops import HOP_KINDS, Knobs
+from faultlab.model.topology import Topology, load_topology
+from faultlab.model.units import Duration, Size, TimeScale, format_duration, format_size
+
+_SLUG = r"^[a-z0-9][a-z0-9-]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Model):
+    seed: str  # which write-up (see ../shared/SCENARIOS.md)
+    section: str
+
+
+class LogSignature(_Model):
+    hop: str
+    match: str  # a regular expression searched in the hop's log lines of this step
+    stream: Literal["access", "error", "any"] = "any"
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+class CountRange(_Model):
+    min: int = Field(0, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    def admits(self, count: int) -> bool:
+        return count >= self.min and (self.max is None or count <= self.max)
+
+    def __str__(self) -> str:
+        if self.max is None:
+            return f"≥ {self.min}"
+        return f"{self.min}" if self.min == self.max else f"{self.min}–{self.max}"
+
+
+class Expect(_Model):
+    """What a user should see. `status` judges every request; for load, `failures` counts the
+    requests without a 2xx answer (no response at all included) and `failure_statuses` says which
+    statuses those may be. `answered_by` is judged on the requests that `status` or `failures` covers."""
+
+    status: int | None = Field(None, ge=100, le=599)
+    no_response: bool = False  # every request ended without an HTTP answer (e.g. the client gave up)
+    failures: CountRange | None = None
+    failure_statuses: list[int] = []
+    answered_by: str | None = None  # the hop that produced the status (from the hop trace)
+    logs: list[LogSignature] = []
+    response_matches_upload: bool = False  # the app's byte count and sha256 equal what was sent
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> Expect:
+        if sum((self.status is not None, self.no_response, self.failures is not None)) != 1:
+            raise ValueError("give exactly one of `status`, `no_response: true` or `failures`")
+        return self
+
+
+class Step(_Model):
+    name: str = Field(pattern=_SLUG)
+    # What the step is in the story: the failure, a tempting change that does not help, the fix, or
+    # another view of the same system (a bypass, a control). `lab fix` and `lab explain` read it.
+    role: Literal["broken", "wrong-fix", "fix", "variant"] = "variant"
+    says: str  # one line for the terminal: what this step does
+    change: dict[str, dict[str, Any]] = {}  # knobs changed from the previous step (they carry on)
+    traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only
+    expect: Expect
+
+
+class _TrafficBase(_Model):
+    target: str | None = None  # the hop the client talks to (default: the first of the chain)
+    app_work: Duration = 0.0  # story time the app spends on each request (its `work_s` parameter)
+    headers: dict[str, str] = {}
+    header_sizes: dict[str, Size] = {}  # headers filled to a size, e.g. {Cookie: 6KiB} (a big cookie)
+
+    def all_headers(self) -> dict[str, str]:
+        padded = {name: "x" * size for name, size in self.header_sizes.items()}
+        return {**self.headers, **padded}
+
+
+class UploadTraffic(_TrafficBase):
+    """Streamed uploads, one after another, generated on the fly."""
+
+    kind: Literal["upload"]
+    path: str = "/upload"
+    size: Size
+    transfer: Literal["content-length", "chunked"] = "content-length"
+    requests: int = Field(1, ge=1, le=100)
+
+    def describe(self, scale: TimeScale) -> str:
+        return (f"{self.requests} × {format_size(self.size)} upload ({self.transfer}) to {self.path}"
+                f"{_at(self.target)}{_work(self.app_work, scale, 'after the body')}")
+
+
+class LoadTraffic(_TrafficBase):
+    """`ab`-style load: `requests` requests, `concurrency` at a time (ab's -n and -c)."""
+
+    kind: Literal["load"]
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "GET"
+    path: str = "/"
+    body: str = ""  # sent as is, with a Content-Length (ab -p)
+    content_type: str | None = None  # ab -T
+    concurrency: int = Field(1, ge=1, le=1000)
+    requests: int = Field(1, ge=1, le=100_000)
+    keepalive: bool = False  # ab -k
+    give_up_after: Duration | None = None  # an impatient client (curl -m): story seconds
+    # A race shows up in some batches and not others: send up to `batches` loads, stopping early
+    # once the step's `failures.min` is reached.
+    batches: int = Field(1, ge=1, le=50)
+
+    def describe(self, scale: TimeScale) -> str:
+        flags = f"-c {self.concurrency} -n {self.requests}{' -k' if self.keepalive else ''}"
+        body = f" with a {len(self.body.encode())} B {self.content_type or ''} body" if self.body else ""
+        patience = (f", the client gives up after {format_duration(self.give_up_after)} (story) = "
+                    f"{format_duration(scale.lab_s(self.give_up_after))} (lab)" if self.give_up_after else "")
+        if self.give_up_after and scale.ratio == 1:
+            patience = f", the client gives up after {format_duration(self.give_up_after)}"
+        batches = f", up to {self.batches} batches" if self.batches > 1 else ""
+        return (f"ab {flags}: {self.method} {self.path}{body}{_at(self.target)}{batches}"
+                f"{_work(self.app_work, scale, 'per request')}{patience}")
+
+
+def _at(target: str | None) -> str:
+    return f", sent straight to {target}" if target else ""
+
+
+def _work(story_s: float, scale: TimeScale, when: str) -> str:
+    if not story_s:
+        return ""
+    if scale.ratio == 1:
+        return f", app works {format_duration(story_s)} {when}"
+    return f", app works {format_duration(story_s)} (story) = {format_duration(scale.lab_s(story_s))} (lab) {when}"
+
+
+Traffic = Annotated[UploadTraffic | LoadTraffic, Field(discriminator="kind")]
+
+
+class Scenario(_Model):
+    id: str = Field(pattern=_SLUG)
+    title: str
+    source: Source
+    topology: str
+    time_scale: str = "1"
+    summary: str
+    notes: str = ""
+    knobs: dict[str, dict[str, Any]] = {}
+    traffic: Traffic
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("time_scale", mode="before")
+    @classmethod
+    def _scale(cls, value: object) -> str:
+        TimeScale.parse(value)
+        return str(value)
+
+
+_TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    index: int
+    step: Step
+    knobs: dict[str, Knobs]  # every hop's effective knobs during this step
+    traffic: UploadTraffic | LoadTraffic
+    changed: tuple[str, ...]  # hops whose knobs differ from the previous step
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: Scenario
+    path: Path
+    topology: Topology
+    scale: TimeScale
+    steps: tuple[StepPlan, ...]
+
+    def step_named(self, name: str) -> StepPlan:
+        for plan in self.steps:
+            if plan.step.name == name:
+                return plan
+        names = [plan.step.name for plan in self.steps]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"scenario {self.scenario.id!r} has no step {name!r}.{hint}",
+                         tip=f"its steps are: {', '.join(names)}")
+
+
+def available() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(paths.SCENARIOS.glob("*.yaml"))}
+
+
+def resolve(id_or_path: str) -> Path:
+    """A scenario id from scenarios/, or the path of a user's own scenario file."""
+    candidate = Path(id_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        if not candidate.is_file():
+            raise InputError(f"no scenario file at {candidate}")
+        return candidate
+    known = available()
+    if id_or_path in known:
+        return known[id_or_path]
+    close = difflib.get_close_matches(id_or_path, list(known), n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise InputError(f"unknown scenario {id_or_path!r}.{hint}", tip="`lab list` shows every scenario")
+
+
+def load(id_or_path: str, *, time_scale: str | None = None) -> Plan:
+    path = resolve(id_or_path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: a scenario file is a YAML mapping (id, title, steps, …)")
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise InputError(f"{path}: {_first_error(exc, document)}") from None
+    if time_scale is not None:
+        try:
+            TimeScale.parse(time_scale)
+        except ValueError as exc:
+            raise InputError(f"--time-scale: {exc}") from None
+    scale = TimeScale.parse(time_scale if time_scale is not None else scenario.time_scale)
+    try:
+        topology = load_topology(scenario.topology)
+    except InputError as exc:
+        raise InputError(f"{path}: topology: {exc.message}", tip=exc.tip) from None
+    return Plan(scenario, path, topology, scale, _plan_steps(scenario, path, topology))
+
+
+def _plan_steps(scenario: Scenario, path: Path, topology: Topology) -> tuple[StepPlan, ...]:
+    hops = topology.hop_names
+
+    def check_hop(name: str | None, where: str) -> None:
+        if name is not None and name not in hops:
+            close = difflib.get_close_matches(name, hops, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"{path}: {where}: no hop {name!r} in topology {topology.name!r}{hint}; "
+                             f"its hops are {', '.join(hops)}")
+
+    for hop in scenario.knobs:
+        check_hop(hop, f"knobs.{hop}")
+    raw: dict[str, dict[str, Any]] = {hop: dict(scenario.knobs.get(hop, {})) for hop in hops}
+    previous: dict[str, Knobs] = {}
+    plans = []
+    for index, step in enumerate(scenario.steps):
+        where = f"steps[{index}] ({step.name})"
+        for hop, change in step.change.items():
+            check_hop(hop, f"{where}.change.{hop}")
+            raw[hop] = _merge(raw[hop], change)
+        check_hop(step.expect.answered_by, f"{where}.expect.answered_by")
+        for signature in step.expect.logs:
+            check_hop(signature.hop, f"{where}.expect.logs")
+        knobs: dict[str, Knobs] = {}
+        for hop in topology.hops:
+            model = HOP_KINDS[hop.kind].knobs
+            try:
+                knobs[hop.name] = model.model_validate(raw[hop.name])
+            except ValidationError as exc:
+                origin = "knobs" if index == 0 and hop.name not in step.change else f"{where}.change"
+                raise InputError(f"{path}: {origin}.{hop.name} ({hop.kind}): {_first_error(exc)}") from None
+        try:
+            traffic = _TRAFFIC.validate_python(_merge(scenario.traffic.model_dump(), step.traffic))
+        except ValidationError as exc:
+            raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None
+        check_hop(traffic.target, f"{where}.traffic.target")
+        changed = tuple(hop for hop in hops if previous and knobs[hop] != previous[hop])
+        plans.append(StepPlan(index, step, knobs, traffic, changed))
+        previous = knobs
+    names = [plan.step.name for plan in plans]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise InputError(f"{path}: step names must be unique; repeated: {', '.join(sorted(duplicates))}")
+    return tuple(plans)
+
+
+def _merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _first_error(exc: ValidationError, document: object = None) -> str:
+    error = exc.errors()[0]
+    location = _location(error["loc"], document)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif error["type"] == "missing":
+        message = "missing (required)"
+    elif error["type"] == "union_tag_not_found":
+        message = f"missing `{error['ctx']['discriminator'].strip(chr(39))}` (required)"
+    elif error["type"] == "string_pattern_mismatch":
+        message = "use lowercase letters, digits and dashes, e.g. 'my-scenario'"
+    return f"{location}: {message}" if location else message
+
+
+def _location(loc: tuple[Any, ...], document: object) -> str:
+    parts: list[str] = []
+    node = document
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            name = node[item].get("name") if isinstance(node, list) and isinstance(node[item], dict) else None
+            if name and parts[-2:-1] == ["steps"]:
+                parts[-1] += f" ({name})"
+        else:
+            parts.append(("." if parts else "") + str(item))
+        try:
+            node = node[item]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return "".join(parts)

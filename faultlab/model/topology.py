@@ -1,0 +1,71 @@
+"""A topology is a compose file in compose/ whose `x-faultlab` block names the chain of hops.
+
+The compose file stays readable and runnable by hand; the block only tells the lab which
+service is which kind of hop, in what order a request crosses them, and on which port each listens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from faultlab import paths
+from faultlab.errors import InputError
+
+
+@dataclass(frozen=True)
+class Hop:
+    name: str  # the compose service
+    kind: str  # a key of faultlab.hops.HOP_KINDS
+    port: int  # where it listens inside the compose network
+    upstream: str | None  # "service:port" of the next hop
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    compose_file: Path
+    hops: tuple[Hop, ...]  # client side first
+
+    @property
+    def entry(self) -> Hop:
+        return self.hops[0]
+
+    def hop(self, name: str) -> Hop:
+        for hop in self.hops:
+            if hop.name == name:
+                return hop
+        raise KeyError(name)
+
+    @property
+    def hop_names(self) -> list[str]:
+        return [hop.name for hop in self.hops]
+
+
+def available() -> list[str]:
+    return sorted(path.stem for path in paths.COMPOSE.glob("*.yaml"))
+
+
+def load_topology(name: str) -> Topology:
+    path = paths.COMPOSE / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(f"unknown topology {name!r}; the compose/ folder has: {', '.join(available())}")
+    document = yaml.safe_load(path.read_text())
+    chain = (document.get("x-faultlab") or {}).get("chain")
+    if not chain:
+        raise InputError(f"{path}: no `x-faultlab.chain` block, so the lab cannot tell the hops apart")
+    from faultlab.hops import HOP_KINDS  # the topology names kinds; the renderers say which exist
+
+    hops = []
+    for index, item in enumerate(chain):
+        if not isinstance(item, dict) or not {"hop", "kind", "port"} <= item.keys():
+            raise InputError(f"{path}: x-faultlab.chain[{index}] needs `hop`, `kind` and `port`")
+        if item["kind"] not in HOP_KINDS:
+            raise InputError(f"{path}: x-faultlab.chain[{index}].kind: unknown hop kind {item['kind']!r}; "
+                             f"faultlab renders {', '.join(HOP_KINDS)}")
+        following = chain[index + 1] if index + 1 < len(chain) else None
+        upstream = f"{following['hop']}:{following['port']}" if following else None
+        hops.append(Hop(item["hop"], item["kind"], int(item["port"]), upstream))
+    return Topology(name, path, tuple(hops))

@@ -1,0 +1,220 @@
+"""The terminal view of a run: what each step changed, expected vs seen, and the hop trace."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from faultlab.hops import Setting
+from faultlab.model.units import TimeScale
+from faultlab.run.events import (
+    Event,
+    Progress,
+    ScenarioFinished,
+    ScenarioResult,
+    ScenarioStarted,
+    StackUp,
+    StepFinished,
+    StepStarted,
+    TrafficProgress,
+)
+from faultlab.run.evidence import format_trace
+
+OK = "[green]✔[/]"
+BAD = "[red]✘[/]"
+
+
+class TerminalReport:
+    """`quiet` (for CI logs) keeps only the summary table and the verdict; live progress shows only on a terminal."""
+
+    def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
+        self.console = console or _console()
+        self.quiet = quiet
+        self._live: Live | None = None
+        self._previous: dict[str, list[Setting]] | None = None
+        self._scenario_traffic: object = None
+        self._scale: TimeScale | None = None
+        self._started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler:
+            handler(event)
+
+    def _on_TrafficProgress(self, event: TrafficProgress) -> None:  # noqa: N802
+        if self.quiet or not self.console.is_terminal:
+            return
+        text = Text(f"  {_progress_line(event)}", style="dim")
+        if self._live is None:
+            self._live = Live(text, console=self.console, transient=True, refresh_per_second=8)
+            self._live.start()
+        else:
+            self._live.update(text)
+
+    def close(self) -> None:
+        """Ends the live progress line (also when a run stops with an error or Ctrl-C)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _on_Progress(self, event: Progress) -> None:  # noqa: N802
+        self._print(f"  [dim]{escape(event.text)}[/]")
+
+    def _on_ScenarioStarted(self, event: ScenarioStarted) -> None:  # noqa: N802
+        plan = event.plan
+        scenario = plan.scenario
+        chain = " → ".join(["client", *plan.topology.hop_names])
+        if not self.quiet:
+            self.console.rule(f"[bold]{escape(scenario.id)}[/]")
+        self._print(f"[bold]{escape(scenario.title)}[/]")
+        self._print(f"  source    {escape(scenario.source.seed)}, {escape(scenario.source.section)}")
+        self._print(f"  chain     {chain}   ([dim]compose/{plan.topology.name}.yaml[/])")
+        if plan.scale.ratio == 1:
+            self._print("  time      scale 1: real durations")
+        else:
+            self._print(f"  time      scale {plan.scale}: every timeout and wait is story time × {plan.scale} "
+                        f"(story 60 s = lab {plan.scale.lab_s(60):g} s)")
+        self._scenario_traffic = scenario.traffic
+        self._scale = plan.scale
+        self._print(f"  traffic   {scenario.traffic.describe(plan.scale)}")
+        if len(event.steps) < len(plan.steps):
+            self._print(f"  steps     only {', '.join(s.step.name for s in event.steps)} "
+                               "(earlier steps' changes applied, not run)")
+
+    def _on_StackUp(self, event: StackUp) -> None:  # noqa: N802
+        self._print(f"  [dim]stack up in {event.seconds:.1f} s at {event.url}[/]")
+
+    def _on_StepStarted(self, event: StepStarted) -> None:  # noqa: N802
+        step = event.plan.step
+        if not self.quiet:
+            self.console.print()
+        self._print(f"[bold]Step {event.number}/{event.total}  {escape(step.name)}[/]  {escape(step.says)}")
+        if self._previous is None:
+            real_time = self._scale is not None and self._scale.ratio == 1
+            table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
+            for column in ("hop", "setting", "value") if real_time else ("hop", "setting", "story", "lab"):
+                table.add_column(column)
+            for hop, settings in event.settings.items():
+                for setting in settings:
+                    origin = "" if setting.explicit else " [dim](default)[/]"
+                    lab = [] if real_time else [escape(setting.lab)]
+                    table.add_row(hop, setting.name, f"{escape(setting.story)}{origin}", *lab)
+            if not self.quiet:
+                self.console.print(table)
+        else:
+            for hop, settings in event.settings.items():
+                before = {s.name: s for s in self._previous.get(hop, [])}
+                for setting in settings:
+                    old = before.get(setting.name)
+                    if old is None or (old.story, old.lab) != (setting.story, setting.lab):
+                        was = f"{old.story} → " if old else ""
+                        same = setting.lab == setting.story or (self._scale is not None and self._scale.ratio == 1)
+                        lab = "" if same else f" (lab {escape(setting.lab)})"
+                        self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
+                                    f"[bold]{escape(setting.story)}[/]{lab}")
+        traffic = event.plan.traffic
+        if traffic != self._scenario_traffic and self._scale is not None:
+            self._print(f"  traffic this step: {traffic.describe(self._scale)}")
+        if event.restarted:
+            self._print(f"  [dim]restarted {', '.join(event.restarted)}[/]")
+        self._previous = event.settings
+
+    def _on_StepFinished(self, event: StepFinished) -> None:  # noqa: N802
+        self.close()
+        result = event.result
+        for check in result.checks:
+            mark = OK if check.ok else BAD
+            if check.what.startswith("log at"):
+                self._print(f"  {mark} {escape(check.what)} ~ {escape(check.expected)}")
+                self._print(f"      [dim]{escape(check.observed)}[/]")
+            else:
+                self._print(f"  {mark} {escape(check.what)}: expected {escape(check.expected)}, "
+                            f"saw [bold]{escape(check.observed)}[/]")
+        if result.load:
+            load = result.load
+            statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(load.by_status.items()))
+            errors = "".join(f", {error} ×{count}" for error, count in load.by_error.items())
+            latency = (f" · latency p50 {load.p50:.3f} s, p99 {load.p99:.3f} s, max {load.p100:.3f} s"
+                       if load.p50 is not None and load.p99 is not None and load.p100 is not None else "")
+            self._print(f"  load {load.total} requests in {load.wall_s:.2f} s ({load.req_per_s:.0f} req/s): "
+                        f"{statuses}{errors}{latency}")
+        shown = [r for r in result.requests if r.record.status is None or r.record.status >= 300][:3]
+        for request in shown or result.requests[:1]:
+            self._print(f"  trace {escape(format_trace(request.trace))}   "
+                        f"[dim]({request.record.elapsed_s:.2f} s, request {request.record.request_id[:8]})[/]")
+        verdict = "[green]matched[/]" if result.ok else "[red]did not match[/]"
+        self._print(f"  step {verdict} in {result.wall_s:.1f} s")
+
+    def _print(self, text: str, *, always: bool = False) -> None:
+        # Soft wrap: long log lines stay whole (and copyable) instead of being cut into a column.
+        if always or not self.quiet:
+            self.console.print(text, soft_wrap=True)
+
+    def _on_ScenarioFinished(self, event: ScenarioFinished) -> None:  # noqa: N802
+        self.close()
+        result = event.result
+        self.console.print()
+        table = Table(title=f"{result.plan.scenario.id}: summary", title_justify="left")
+        for column in ("step", "expected", "seen", "answered by", "wall", ""):
+            table.add_column(column)
+        for step in result.steps:
+            status = step.checks[0]
+            answered = next((c for c in step.checks if c.what == "answered by"), None)
+            table.add_row(step.plan.step.name, status.expected, status.observed,
+                          answered.observed if answered else "—", f"{step.wall_s:.1f} s",
+                          OK if step.ok else BAD)
+        self.console.print(table)
+        passed = sum(step.ok for step in result.steps)
+        colour = "green" if result.ok else "red"
+        self._print(f"[{colour}]{passed}/{len(result.steps)} steps matched[/] in {result.wall_s:.1f} s "
+                    f"(stack, traffic and teardown); project {result.project} removed", always=True)
+        if not result.ok:
+            self.console.print("Tip: rerun one step with `lab run "
+                               f"{result.plan.scenario.id} --step <name>`; the trace lines show which hop answered.")
+
+
+def _console() -> Console:
+    """On a terminal rich uses its width; piped into a CI log it would assume 80 columns and fold every
+    table cell into a tower of short lines, so logs get 160."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160
+    return console
+
+
+def _progress_line(event: TrafficProgress) -> str:
+    statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))
+    failed = f", no response ×{event.failed}" if event.failed else ""
+    if event.bytes_total:
+        mib = 1 << 20
+        rate = event.bytes_sent / mib / event.elapsed_s if event.elapsed_s > 0 else 0.0
+        return (f"uploading {event.done + 1}/{event.total}: {event.bytes_sent / mib:.0f} of "
+                f"{event.bytes_total / mib:.0f} MiB, {rate:.0f} MiB/s, {event.elapsed_s:.1f} s"
+                + (f" · so far {statuses}{failed}" if statuses or failed else ""))
+    rate = event.done / event.elapsed_s if event.elapsed_s > 0 else 0.0
+    return (f"load {event.done}/{event.total}, {rate:.0f} req/s, {event.elapsed_s:.1f} s"
+            + (f" · {statuses}{failed}" if statuses or failed else ""))
+
+
+def print_repeats(results: list[ScenarioResult], console: Console | None = None) -> None:
+    """`lab run --repeat N`: one row per run, one column per step, and how often each step flaked."""
+    console = console or _console()
+    steps = [step.plan.step.name for step in results[0].steps]
+    table = Table(title=f"{results[0].plan.scenario.id}: {len(results)} runs", title_justify="left")
+    table.add_column("run")
+    for name in steps:
+        table.add_column(name)
+    table.add_column("wall")
+    for number, result in enumerate(results, 1):
+        cells = [f"{OK} {step.checks[0].observed}" if step.ok else f"{BAD} {step.checks[0].observed}"
+                 for step in result.steps]
+        table.add_row(str(number), *cells, f"{result.wall_s:.0f} s")
+    console.print(table)
+    passed = sum(result.ok for result in results)
+    console.print(f"{passed}/{len(results)} runs matched every step; flake rate {1 - passed / len(results):.0%}")

@@ -1,0 +1,177 @@
+"""What the hops logged during a step, parsed into events and matched to the lab's requests.
+
+Every hop logs an access line carrying the request id (the lab configures the formats; each hop
+kind parses its own). The hop trace of a request is its access status at each hop, starting at the
+hop the client talked to; the hop that *answered* is the first one whose status the next hop did
+not produce (the next hop logged another status, or nothing at all).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from faultlab.hops import HOP_KINDS
+from faultlab.infra.stack import Stack
+from faultlab.model.scenario import LogSignature
+
+ENTRY_LOG_WAIT_S = 5.0
+# A hop that passed a request on while the next hop has no line for it yet: the line may still be on its
+# way (docker delivers each container's stdout and stderr on its own, late when the machine is busy) or
+# never come (a killed worker logs nothing). Waiting this long tells the two apart; without it, a late
+# line moved "answered by" one hop outwards now and then (2 of 440 runs under heavy load).
+INNER_LOG_WAIT_S = 1.5
+
+
+@dataclass(frozen=True)
+class LogLine:
+    hop: str
+    stream: str  # "access" (a line the hop kind parses as its access log) or "error" (anything else)
+    ts: float  # engine timestamp, epoch seconds
+    text: str
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    hop: str
+    request_id: str
+    status: int
+    forwarded: bool  # the hop passed the request on
+    ts: float
+
+
+@dataclass(frozen=True)
+class TraceHop:
+    hop: str
+    status: int | None  # None: this hop logged no access line for the request
+    log: str | None = None  # what this hop said about it, when it answered or sat behind the hop that did
+
+
+# Lines worth showing beside a trace: errors of nginx, gunicorn and uwsgi, traefik's error= lines, tracebacks.
+NOTABLE = re.compile(r"\[(?:error|crit|alert|emerg)\]|\[(?:CRITICAL|ERROR)\]|HARAKIRI|Traceback|RuntimeError|"
+                     r"\berror=|WORKER TIMEOUT|invalid request block|Broken pipe|closed idle connection")
+_NOISE = re.compile(r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d |\[[^]]*\d\d:\d\d:\d\d[^]]*\] |"
+                    r"\d{4}-\d\d-\d\dT\S+ \w+ |time=\S+ level=\w+ )")
+WINDOW_SLACK_S = 1.0  # hops log a little before the client sees the answer, and a little after
+
+
+@dataclass
+class Evidence:
+    hops: list[str]  # from the hop the client talked to, inwards
+    lines: list[LogLine]
+    access: list[AccessEvent]
+
+    def __post_init__(self) -> None:
+        self._by_request: dict[str, dict[str, AccessEvent]] = {}
+        for event in self.access:
+            self._by_request.setdefault(event.request_id, {})[event.hop] = event
+        self._notable: dict[str, list[LogLine]] = {}
+        for line in self.lines:
+            if line.stream == "error" and NOTABLE.search(line.text):
+                self._notable.setdefault(line.hop, []).append(line)
+
+    def trace(self, request_id: str) -> list[TraceHop]:
+        events = self._by_request.get(request_id, {})
+        return [TraceHop(hop, events[hop].status if hop in events else None) for hop in self.hops]
+
+    def explained(self, request_id: str, client_status: int | None, window: tuple[float, float]) -> list[TraceHop]:
+        """The trace, with the first notable line each hop logged during the request, from the hop
+        that answered inwards (all hops when nobody answered): e.g. the ingress's "upstream
+        prematurely closed connection" and, behind it, gunicorn's "WORKER TIMEOUT"."""
+        trace = self.trace(request_id)
+        if client_status is not None and client_status < 400:
+            return trace  # lines logged beside a success are not its explanation
+        answered = self.answered_by(request_id, client_status)
+        start = self.hops.index(answered) if answered in self.hops else 0
+        start_ts, end_ts = window[0] - WINDOW_SLACK_S, window[1] + WINDOW_SLACK_S
+        explained = trace[:start]
+        for hop in trace[start:]:
+            line = next((line for line in self._notable.get(hop.hop, []) if start_ts <= line.ts <= end_ts), None)
+            explained.append(TraceHop(hop.hop, hop.status, _short(line.text) if line else None))
+        return explained
+
+    def complete(self, request_ids: Sequence[str]) -> bool:
+        """Every hop that passed one of these requests on has the next hop's line for it."""
+        for request_id in request_ids:
+            events = self._by_request.get(request_id, {})
+            for hop, following in zip(self.hops, self.hops[1:], strict=False):
+                if hop in events and events[hop].forwarded and following not in events:
+                    return False
+        return True
+
+    def forwarded_by(self, hop: str, request_id: str) -> bool:
+        event = self._by_request.get(request_id, {}).get(hop)
+        return bool(event and event.forwarded)
+
+    def answered_by(self, request_id: str, client_status: int | None) -> str | None:
+        if client_status is None:
+            return None
+        trace = self.trace(request_id)
+        for index, hop in enumerate(trace):
+            following = trace[index + 1] if index + 1 < len(trace) else None
+            if hop.status == client_status and (following is None or following.status != client_status):
+                return hop.hop
+        return None
+
+    def matching(self, hop: str, pattern: str, stream: str = "any") -> list[LogLine]:
+        regex = re.compile(pattern)
+        return [line for line in self.lines
+                if line.hop == hop and (stream == "any" or line.stream == stream) and regex.search(line.text)]
+
+    def shows(self, signature: LogSignature) -> bool:
+        return bool(self.matching(signature.hop, signature.match, signature.stream))
+
+
+def _read(stack: Stack, hop: str, kind: str, since: float) -> tuple[list[LogLine], list[AccessEvent]]:
+    """One hop's lines, each parsed once by its kind: access lines also become events."""
+    parse = HOP_KINDS[kind].parse_access
+    lines, events = [], []
+    for ts, text in stack.logs(hop, since):
+        fields = parse(text)
+        lines.append(LogLine(hop, "access" if fields else "error", ts, text))
+        if fields:
+            events.append(AccessEvent(hop, fields.request_id, fields.status, fields.forwarded, ts))
+    return lines, events
+
+
+def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | None,
+            wanted: Sequence[LogSignature], patience_s: float) -> Evidence:
+    """Every hop's logs since `since`. Waits (briefly) until the hop the client talked to has logged
+    every request, and (up to `patience_s`) until each wanted line has appeared: a hop may log after
+    the client has its answer, e.g. an app finishing a request whose client left."""
+    names = stack.topology.hop_names
+    hops = names[names.index(start):] if start else names
+    started = time.monotonic()
+    settled_at: float | None = None  # when the entry hop and the wanted lines were all there
+    while True:
+        lines: list[LogLine] = []
+        access: list[AccessEvent] = []
+        for hop in stack.topology.hops:
+            hop_lines, hop_events = _read(stack, hop.name, hop.kind, since)
+            lines += hop_lines
+            access += hop_events
+        evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access)
+        waited = time.monotonic() - started
+        entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
+        if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (
+                all(map(evidence.shows, wanted)) or waited > patience_s):
+            settled_at = settled_at if settled_at is not None else time.monotonic()
+            if evidence.complete(request_ids) or time.monotonic() - settled_at > INNER_LOG_WAIT_S:
+                return evidence
+        time.sleep(0.2)
+
+
+def _short(text: str, limit: int = 110) -> str:
+    """A log line without its timestamp prefix, and nginx's trailing client/server/request details."""
+    text = re.sub(r"^\[\d+\] ", "", _NOISE.sub("", text.strip()))  # gunicorn's "[pid] " after the time
+    text = re.sub(r"^\[(error|crit|alert|emerg)\] \d+#\d+: (\*\d+ )?", r"[\1] ", text)
+    text = text.split(", client: ")[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_trace(trace: list[TraceHop]) -> str:
+    """`host-nginx 502 ← ingress 502: upstream prematurely closed … ← app —: [CRITICAL] WORKER TIMEOUT (pid:10)`"""
+    return " ← ".join(f"{hop.hop} {hop.status if hop.status is not None else '—'}"
+                      + (f": {hop.log}" if hop.log else "") for hop in trace)

@@ -1,0 +1,147 @@
+"""The one path: scenario plan → images → stack → traffic → evidence → verdict, as a stream of events."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from urllib.parse import urlencode
+
+from faultlab.hops import HOP_KINDS, RenderContext, Setting
+from faultlab.infra import compose, engine, images
+from faultlab.infra.stack import Stack
+from faultlab.model.scenario import Expect, LoadTraffic, Plan, StepPlan
+from faultlab.run.events import (
+    Handler,
+    Progress,
+    RequestResult,
+    ScenarioFinished,
+    ScenarioResult,
+    ScenarioStarted,
+    StackUp,
+    StepFinished,
+    StepResult,
+    StepStarted,
+    TrafficProgress,
+)
+from faultlab.run.evidence import Evidence, collect
+from faultlab.run.traffic import RequestRecord, send_uploads
+from faultlab.run.traffic.load import LoadProgress, LoadSpec, run_load, summarize
+from faultlab.run.verdict import is_failure, judge
+
+CLIENT_TIMEOUT_MARGIN_S = 60.0
+LOG_WAIT_MARGIN_S = 5.0
+
+
+def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioResult:
+    steps = (plan.step_named(only_step),) if only_step else plan.steps
+    client = engine.connect()
+    compose_cli = compose.find()
+    emit(ScenarioStarted(plan, steps))
+    tags = images.ensure(client, lambda text: emit(Progress(text)))
+    started = time.monotonic()
+    with Stack(plan.topology, plan.scale, tags, client, compose_cli, plan.scenario.id) as stack:
+        result = ScenarioResult(plan, stack.project)
+        emit(Progress(f"starting {len(plan.topology.hops)} containers as project {stack.project}"))
+        stack.up(steps[0].knobs)
+        emit(StackUp(stack.project, stack.url(), time.monotonic() - started))
+        unsettled: list[str] = []
+        for number, step in enumerate(steps, 1):
+            step_started = time.monotonic()
+            restarted = stack.apply(step.knobs, also_restart=unsettled)
+            emit(StepStarted(step, number, len(steps), settings(plan, step), restarted))
+            since = time.time()
+            records = _send(plan, step, stack, emit)
+            traffic_s = time.time() - since
+            evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,
+                               wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step))
+            requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status),
+                                      evidence.explained(r.request_id, r.status,
+                                                         (r.started_at, r.started_at + r.elapsed_s)))
+                        for r in records]
+            is_load = isinstance(step.traffic, LoadTraffic)
+            load = summarize(records, traffic_s) if is_load else None
+            result.steps.append(StepResult(step, judge(step.step.expect, records, evidence), requests,
+                                           time.monotonic() - step_started, load, evidence))
+            emit(StepFinished(result.steps[-1]))
+            unsettled = _unsettled(plan, requests, evidence)
+        result.wall_s = time.monotonic() - started
+    emit(ScenarioFinished(result))
+    return result
+
+
+def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[RequestRecord]:
+    traffic = step.traffic
+    url = stack.url(traffic.target)
+    params = {"work_s": f"{plan.scale.lab_s(traffic.app_work):.3f}"} if traffic.app_work else {}
+    timeout_s = CLIENT_TIMEOUT_MARGIN_S + 4 * plan.scale.lab_s(max(_longest_wait_s(plan), traffic.app_work))
+    if not isinstance(traffic, LoadTraffic):
+        def upload_progress(number: int, done: list[RequestRecord], sent: int, elapsed_s: float) -> None:
+            by_status = Counter(r.status for r in done if r.status is not None)
+            emit(TrafficProgress(number, traffic.requests, elapsed_s, dict(by_status),
+                                 sum(r.status is None for r in done), sent, traffic.size))
+
+        return send_uploads(url, traffic.path, size=traffic.size, chunked=traffic.transfer == "chunked",
+                            params=params, headers=traffic.all_headers(), count=traffic.requests, timeout_s=timeout_s,
+                            on_progress=upload_progress)
+    query = f"{'&' if '?' in traffic.path else '?'}{urlencode(params)}" if params else ""
+    spec = LoadSpec(
+        method=traffic.method, path=traffic.path + query, body=traffic.body.encode(),
+        content_type=traffic.content_type, headers=tuple(traffic.all_headers().items()),
+        concurrency=traffic.concurrency, requests=traffic.requests, keepalive=traffic.keepalive,
+        timeout_s=timeout_s,
+        give_up_after_s=plan.scale.lab_s(traffic.give_up_after) if traffic.give_up_after is not None else None,
+    )
+    records: list[RequestRecord] = []
+    for batch in range(1, traffic.batches + 1):
+        before = len(records)
+
+        def load_progress(seen: LoadProgress, before: int = before) -> None:
+            emit(TrafficProgress(before + seen.done, traffic.requests * traffic.batches, seen.elapsed_s,
+                                 seen.by_status, seen.failed))
+
+        records += run_load(url, spec, load_progress)
+        failed = sum(map(is_failure, records))
+        enough = _enough_failures(step.step.expect, failed)
+        if traffic.batches > 1:
+            verdict = ": enough to judge, no more batches" if enough and batch < traffic.batches else ""
+            emit(Progress(f"batch {batch}/{traffic.batches}: {failed} of {len(records)} requests failed so far"
+                          f"{verdict}"))
+        if enough:
+            break
+    return records
+
+
+def _enough_failures(expect: Expect, failed: int) -> bool:
+    """A race is judged on "at least N failures": once seen, more batches prove nothing new."""
+    return expect.failures is not None and expect.failures.max is None and failed >= expect.failures.min > 0
+
+
+def _unsettled(plan: Plan, requests: list[RequestResult], evidence: Evidence) -> list[str]:
+    """Hops behind the one that answered may still be working (a proxy gave up, the app did not):
+    they are restarted before the next step so its logs and timing start clean."""
+    hops = plan.topology.hop_names
+    unsettled: set[str] = set()
+    for request in requests:
+        if request.answered_by is None:
+            unsettled.update(evidence.hops)
+        elif evidence.forwarded_by(request.answered_by, request.record.request_id):
+            unsettled.update(hops[hops.index(request.answered_by) + 1:])
+    return [hop for hop in hops if hop in unsettled]
+
+
+def _longest_wait_s(plan: Plan) -> float:
+    return max(step.knobs[hop].longest_wait_s() for step in plan.steps for hop in step.knobs)
+
+
+def _log_patience_s(plan: Plan, step: StepPlan) -> float:
+    """How long a log line the step expects may take to appear (e.g. the app finishing a request
+    whose client already left): the app's work plus a margin, in lab seconds."""
+    return LOG_WAIT_MARGIN_S + plan.scale.lab_s(step.traffic.app_work)
+
+
+def settings(plan: Plan, step: StepPlan) -> dict[str, list[Setting]]:
+    return {
+        hop.name: HOP_KINDS[hop.kind].settings(step.knobs[hop.name],
+                                               RenderContext(hop.name, hop.port, hop.upstream, plan.scale))
+        for hop in plan.topology.hops
+    }

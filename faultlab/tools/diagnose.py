@@ -1,0 +1,481 @@
+"""`lab diagnose`: name the scenario behind pasted log lines and status codes.
+
+The signatures come from the scenario files only. Every step whose users see a failure (role
+`broken` or `wrong-fix`, or any step that expects an HTTP error, e.g. a journey's fix that reveals the
+next failure) contributes its `expect.logs` (hop, regex, stream; the hop's server kind from the
+topology) and its statuses. A cause is a scenario, named by its best-matching step, ranked by how
+much of that step's evidence the input shows: a log signature at the right server kind is strong
+evidence, a status alone is weak. Each signature is one a real run has observed: the scenario tests
+check every step's lines, and tests/scenarios/test_diagnose.py feeds real runs' lines to diagnose.
+
+Ranking, highest first: any log signature matched; the share of the step's evidence matched (log
+signatures weigh 3, its statuses 1); how well the input's servers fit the scenario's chain (server
+kinds, nginx's `upstream: "uwsgi://…"`, the status at the hop that answered); the specificity of
+the matched regexes; the scenario with fewer failing steps (a single scenario isolates what a
+journey replays). Causes shown by their statuses alone rank by fit, then by the scenario's `broken`
+step. A journey step that matches exactly the same lines on the same chain as a higher-ranked
+scenario is folded into that cause as "also seen in".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faultlab.errors import InputError
+from faultlab.model import scenario as scenarios
+from faultlab.model.scenario import Plan, StepPlan
+from faultlab.tools.logformats import ParsedLine, could_be, parse_lines
+
+LOG_WEIGHT = 3.0
+STATUS_WEIGHT = 1.0
+SHOWN_LINES = 3  # evidence lines shown per signature
+FUZZY_LINES = 2000  # lines compared for "closest partial matches" (difflib is quadratic per pair)
+FUZZY_CHARS = 300
+PARTIAL_SIMILARITY = 0.6  # share of a signature's text found in one line, in order
+SHOWN_PARTIAL = 3
+
+
+@dataclass(frozen=True)
+class Signature:
+    scenario_id: str
+    step: str
+    hop: str
+    kind: str  # the hop's server kind in the scenario's topology
+    stream: str
+    pattern: str
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return _compiled(self.pattern)
+
+    @property
+    def loose(self) -> re.Pattern[str]:
+        """The pattern with its long literal numbers generalised: the scenario's 67108864-byte upload or
+        4096-byte buffer are one instance, a user's own sizes are the same event. Statuses and errnos
+        (three digits) stay as they are. Names the lab gives its own config objects (`faultlab_conn`)
+        become any name."""
+        generalised = re.sub(r"(?<![\\\d])\d{4,}", r"\\d+", self.pattern)
+        return _compiled(re.sub(r"faultlab_\w+", r"\\w+", generalised))
+
+    @property
+    def literal(self) -> str:
+        """The text the regex looks for, for fuzzy comparison with lines that did not match."""
+        return re.sub(r"\\(.)", r"\1", re.sub(r"\\d\+|\\d|[\^$]|\.\*|\[[^\]]*\]", "", self.pattern.split("|")[0]))
+
+
+@dataclass(frozen=True)
+class CauseStep:
+    """One failing step of a scenario: what it shows, on which chain, and what fixes it."""
+
+    scenario_id: str
+    title: str
+    topology: str
+    step: str
+    role: str
+    index: int
+    logs: tuple[Signature, ...]
+    statuses: frozenset[int]
+    answered_by: str | None
+    answered_kind: str | None
+    kinds: frozenset[str]  # server kinds of the chain
+    upstream_schemes: frozenset[str]  # what nginx hops of this step write in `upstream: "…://"`
+    failing_steps: int  # in the whole scenario
+    fixes: tuple[str, ...]
+
+
+@dataclass
+class MatchedSignature:
+    signature: Signature
+    lines: list[str]
+    exact: bool  # False: matched only with the scenario's literal numbers generalised
+
+
+@dataclass
+class Cause:
+    scenario_id: str
+    title: str
+    step: str
+    role: str
+    score: float  # share of the step's evidence the input shows, 0..1
+    strong: bool  # at least one log signature matched
+    matched: list[MatchedSignature]
+    missing: list[Signature]
+    statuses: list[int]  # the step's statuses that the input reports
+    expected_statuses: list[int]
+    answered_by: str | None
+    answered_kind: str | None
+    fixes: list[str]
+    also: list[str] = field(default_factory=list)  # "scenario (step …)" with the same evidence
+    fit: float = 0.0  # how well the input's servers fit the scenario's chain
+    rank: tuple[Any, ...] = ()  # the sort key (see the module's docstring)
+    evidence_ids: frozenset[int] = frozenset()  # the input lines its log signatures matched
+    topology: str = ""
+
+    @property
+    def reproduce(self) -> str:
+        return f"lab run {self.scenario_id} --step {self.step}"
+
+
+@dataclass
+class Partial:
+    scenario_id: str
+    step: str
+    hop: str
+    kind: str
+    pattern: str
+    line: str
+    similarity: float
+
+
+@dataclass
+class Diagnosis:
+    lines_read: int
+    formats: dict[str, int]  # recognised format -> lines
+    causes: list[Cause]
+    partial: list[Partial]
+    signatures: int  # log signatures known
+    scenarios: int
+
+    @property
+    def found(self) -> bool:
+        return bool(self.causes)
+
+
+def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
+    """Every failing step of every scenario file, with its signatures."""
+    if plans is None:
+        plans = [scenarios.load(scenario_id) for scenario_id in scenarios.available()]
+    steps: list[CauseStep] = []
+    for plan in plans:
+        failing = [step for step in plan.steps if _is_failure(step)]
+        kinds = frozenset(hop.kind for hop in plan.topology.hops)
+        for step in failing:
+            expect = step.step.expect
+            logs = tuple(Signature(plan.scenario.id, step.step.name, sig.hop, plan.topology.hop(sig.hop).kind,
+                                      sig.stream, sig.match) for sig in expect.logs)
+            answered_kind = plan.topology.hop(expect.answered_by).kind if expect.answered_by else None
+            steps.append(CauseStep(
+                plan.scenario.id, plan.scenario.title, plan.topology.name, step.step.name, step.step.role, step.index,
+                logs, frozenset(_statuses(step)), expect.answered_by, answered_kind, kinds,
+                frozenset(_upstream_schemes(plan, step)), len(failing), tuple(fix_summaries(plan, step)),
+            ))
+    return steps
+
+
+def _is_failure(step: StepPlan) -> bool:
+    expect = step.step.expect
+    return (step.step.role in ("broken", "wrong-fix") or (expect.status is not None and expect.status >= 400)
+            or (expect.failures is not None and expect.failures.min > 0))
+
+
+def _statuses(step: StepPlan) -> set[int]:
+    expect = step.step.expect
+    statuses = {expect.status} if expect.status is not None and expect.status >= 400 else set()
+    if expect.failures is not None and expect.failures.min > 0:
+        statuses.update(expect.failure_statuses)
+    # A status only the hop's access log knows (nginx's 499 for a client that left): the lab-format
+    # signature names it, and a default-format line reports the same status.
+    for sig in expect.logs:
+        if sig.stream == "access":
+            statuses.update(int(code) for code in re.findall(r'"(?:status|DownstreamStatus)":([45]\d\d)\b', sig.match))
+    return statuses
+
+
+def _upstream_schemes(plan: Plan, step: StepPlan) -> set[str]:
+    schemes = set()
+    for hop in plan.topology.hops:
+        if hop.kind in ("nginx", "ingress-nginx") and hop.upstream:
+            schemes.add(str(getattr(step.knobs[hop.name], "upstream_protocol", "http")))
+    return schemes
+
+
+def fix_summaries(plan: Plan, matched: StepPlan) -> list[str]:
+    """One line per fix of the failure seen in `matched`: the knobs that differ between that step and
+    a later `role: fix` step. Walks forward from the matched step; a fix step that still fails fixes
+    this failure and reveals the next, so the walk ends there, or at the next `broken` step once a
+    fix was found. Without a later fix (a wrong fix shown last) every fix step of the scenario counts."""
+    chosen: list[StepPlan] = []
+    for step in plan.steps[matched.index + 1:]:
+        if step.step.role == "broken" and chosen:
+            break
+        if step.step.role == "fix":
+            chosen.append(step)
+            if _is_failure(step):
+                break
+    chosen = chosen or [step for step in plan.steps if step.step.role == "fix"]
+    return [f"{_knob_diff(plan, matched, fix)} (step {fix.step.name})" for fix in chosen]
+
+
+def _knob_diff(plan: Plan, before: StepPlan, after: StepPlan) -> str:
+    changed: list[str] = []
+    for hop in plan.topology.hop_names:
+        old, new = _flat(before.knobs[hop].model_dump()), _flat(after.knobs[hop].model_dump())
+        touched = {key for step in plan.steps[:after.index + 1] if step.step.role in ("fix", "wrong-fix")
+                   for key in _flat(step.step.change.get(hop, {}))}
+        for key in sorted(touched):
+            if old.get(key) != new.get(key):
+                name = key.removeprefix("annotations.")
+                changed.append(f"{hop} {name}: {_show(old.get(key))} → {_show(new.get(key))}")
+    return "; ".join(changed) or "no knob change"
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "default"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diagnosis:
+    steps = catalogue() if steps is None else steps
+    # Logs repeat themselves (the same error for every request): each distinct line is read once.
+    repeats: dict[str, int] = {}
+    for raw in lines:
+        if raw.strip():
+            repeats[raw] = repeats.get(raw, 0) + 1
+    parsed = parse_lines(repeats)
+    formats: dict[str, int] = {}
+    for line, count in zip(parsed, repeats.values(), strict=True):
+        formats[line.format] = formats.get(line.format, 0) + count
+    best: dict[str, Cause] = {}
+    searched: dict[tuple[str, str, str, bool], list[int]] = {}  # journeys share signatures with scenarios
+    for step in steps:
+        cause = match_step(step, parsed, searched)
+        if cause is None:
+            continue
+        current = best.get(step.scenario_id)
+        if current is None or cause.rank > current.rank:  # equal: the earlier step stays
+            best[step.scenario_id] = cause
+    ranked = sorted(best.values(), key=lambda cause: cause.rank, reverse=True)
+    causes: list[Cause] = []
+    for cause in ranked:
+        same = next((shown for shown in causes if shown.strong and shown.topology == cause.topology
+                     and shown.evidence_ids == cause.evidence_ids and shown.score == cause.score), None)
+        if same is not None:
+            same.also.append(f"{cause.scenario_id} (step {cause.step})")
+        else:
+            causes.append(cause)
+    partial = [] if any(cause.strong for cause in causes) else _closest(steps, parsed)
+    return Diagnosis(sum(repeats.values()), formats, causes, partial, sum(len(step.logs) for step in steps),
+                     len({step.scenario_id for step in steps}))
+
+
+def match_step(step: CauseStep, parsed: list[ParsedLine],
+               searched: dict[tuple[str, str, str, bool], list[int]] | None = None) -> Cause | None:
+    """How much of one failing step's evidence the parsed lines show; None when nothing at all."""
+    searched = {} if searched is None else searched
+    matched: list[MatchedSignature] = []
+    missing: list[Signature] = []
+    used: set[int] = set()
+    for sig in step.logs:
+        hits, exact = _search(sig, parsed, searched, loose=False), True
+        if not hits:
+            hits, exact = _search(sig, parsed, searched, loose=True), False
+        if hits:
+            matched.append(MatchedSignature(sig, [parsed[i].text for i in hits[:SHOWN_LINES]], exact))
+            used.update(hits)
+        else:
+            missing.append(sig)
+    reported = [i for i, line in enumerate(parsed) if set(line.statuses) & step.statuses]
+    statuses = sorted({s for i in reported for s in parsed[i].statuses} & step.statuses)
+    if not matched and not statuses:
+        return None
+    total = LOG_WEIGHT * len(step.logs) + (STATUS_WEIGHT if step.statuses else 0.0)
+    score = (LOG_WEIGHT * len(matched) + (STATUS_WEIGHT if statuses else 0.0)) / total
+    fit = _fit(step, parsed, reported)
+    specificity = sum(len(m.signature.pattern) for m in matched)
+    exact = sum(m.exact for m in matched)
+    # Statuses alone cannot rank steps by evidence (a step without log signatures would "match 100%"):
+    # among weak causes the chain's fit decides, then the scenario's `broken` step.
+    strength = round(score, 6) if matched else 0.0
+    key = (bool(matched), strength, round(fit, 6), specificity, exact, step.role == "broken", -step.failing_steps,
+           -step.index)
+    return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
+                 sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,
+                 evidence_ids=frozenset(used), topology=step.topology)
+
+
+def _search(sig: Signature, parsed: list[ParsedLine], searched: dict[tuple[str, str, str, bool], list[int]],
+            *, loose: bool) -> list[int]:
+    key = (sig.pattern, sig.kind, sig.stream, loose)
+    if key not in searched:
+        searched[key] = _lines_matching(sig, parsed, sig.loose if loose else sig.regex)
+    return searched[key]
+
+
+def _lines_matching(sig: Signature, parsed: list[ParsedLine], regex: re.Pattern[str]) -> list[int]:
+    hits = []
+    for index, line in enumerate(parsed):
+        if line.kinds and not could_be(sig.kind, line.kinds):
+            continue
+        if sig.stream != "any" and line.stream is not None and line.stream != sig.stream:
+            continue
+        if any(regex.search(text) for text in line.texts()):
+            hits.append(index)
+    return hits
+
+
+def _fit(step: CauseStep, parsed: list[ParsedLine], reported: list[int]) -> float:
+    """How well the servers in the input fit the scenario's chain: the share of recognised lines whose
+    server kind is on the chain (and whose nginx upstream scheme is the step's), plus whether a
+    reported status comes from an access line of the hop kind that answers in the scenario."""
+    judged = [line for line in parsed if line.kinds]
+    fitting = [line for line in judged if any(could_be(kind, line.kinds) for kind in step.kinds)
+               and (line.upstream_scheme is None or line.upstream_scheme in step.upstream_schemes)]
+    share = len(fitting) / len(judged) if judged else 0.0
+    at_hop = step.answered_kind is not None and any(
+        could_be(step.answered_kind, parsed[i].kinds) for i in reported if parsed[i].stream == "access")
+    return share + (0.5 if at_hop else 0.0)
+
+
+def _closest(steps: list[CauseStep], parsed: list[ParsedLine]) -> list[Partial]:
+    """For input that matched no signature: the signatures most similar to some input line."""
+    candidates = [(line.text[:FUZZY_CHARS], _words(line.text[:FUZZY_CHARS])) for line in parsed[:FUZZY_LINES]]
+    found: dict[str, Partial] = {}
+    for step in steps:
+        for sig in step.logs:
+            if sig.pattern in found:
+                continue
+            literal = sig.literal
+            words = _words(literal)
+            matcher = difflib.SequenceMatcher(autojunk=False)
+            matcher.set_seq2(literal)
+            best, best_line = 0.0, ""
+            for text, text_words in candidates:
+                # A near miss shares most of the signature's words; the character-level comparison
+                # (costly) is only made for those lines.
+                if len(words & text_words) * 2 < len(words):
+                    continue
+                matcher.set_seq1(text)
+                if matcher.real_quick_ratio() <= best or matcher.quick_ratio() <= best:
+                    continue
+                # Similarity to the signature's own text: a line that holds most of it scores high.
+                blocks = sum(block.size for block in matcher.get_matching_blocks())
+                ratio = blocks / max(len(literal), 1)
+                if ratio > best:
+                    best, best_line = ratio, text
+            if best >= PARTIAL_SIMILARITY:
+                found[sig.pattern] = Partial(sig.scenario_id, sig.step, sig.hop, sig.kind, sig.pattern, best_line,
+                                             round(best, 2))
+    return sorted(found.values(), key=lambda partial: partial.similarity, reverse=True)[:SHOWN_PARTIAL]
+
+
+def _words(text: str) -> set[str]:
+    return {word.lower() for word in re.findall(r"[A-Za-z]{4,}", text)}
+
+
+_REGEX_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    if pattern not in _REGEX_CACHE:
+        _REGEX_CACHE[pattern] = re.compile(pattern)
+    return _REGEX_CACHE[pattern]
+
+
+def read_inputs(paths: list[str]) -> list[str]:
+    """Lines from files (`-` or none: stdin), decoded leniently: pasted logs may hold any bytes."""
+    lines: list[str] = []
+    for path in paths or ["-"]:
+        try:
+            data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        lines += data.decode("utf-8", errors="replace").replace("\x00", "").splitlines()
+    return lines
+
+
+SHOWN_CAUSES = 5
+
+
+def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
+    """The result for tools (`lab diagnose --json`)."""
+    return {
+        "found": diagnosis.found,
+        "lines_read": diagnosis.lines_read,
+        "formats": diagnosis.formats,
+        "signatures": diagnosis.signatures,
+        "scenarios": diagnosis.scenarios,
+        "causes": [{
+            "scenario": cause.scenario_id, "title": cause.title, "step": cause.step, "role": cause.role,
+            "strength": "strong" if cause.strong else "weak", "score": round(cause.score, 3),
+            "evidence": [{"hop": m.signature.hop, "kind": m.signature.kind, "stream": m.signature.stream,
+                          "signature": m.signature.pattern, "exact": m.exact, "lines": m.lines} for m in cause.matched],
+            "missing": [{"hop": sig.hop, "kind": sig.kind, "stream": sig.stream, "signature": sig.pattern}
+                        for sig in cause.missing],
+            "statuses": cause.statuses, "expected_statuses": cause.expected_statuses,
+            "answered_by": cause.answered_by, "answered_kind": cause.answered_kind,
+            "reproduce": cause.reproduce, "fixes": cause.fixes, "fix_command": f"lab fix {cause.scenario_id}",
+            "also": cause.also,
+        } for cause in diagnosis.causes],
+        "partial": [{"scenario": p.scenario_id, "step": p.step, "hop": p.hop, "kind": p.kind, "signature": p.pattern,
+                     "line": p.line, "similarity": p.similarity} for p in diagnosis.partial],
+    }
+
+
+def render_text(diagnosis: Diagnosis) -> str:
+    formats = ", ".join(f"{name} {count}" for name, count in sorted(diagnosis.formats.items(), key=lambda i: -i[1]))
+    out = [f"Read {diagnosis.lines_read} lines ({formats or 'none'}); "
+           f"{diagnosis.signatures} log signatures from {diagnosis.scenarios} scenarios."]
+    strong = [cause for cause in diagnosis.causes if cause.strong]
+    weak = [cause for cause in diagnosis.causes if not cause.strong]
+    if not diagnosis.causes:
+        out.append("\nNo known cause: nothing in the input matches a scenario's signature or status.")
+    elif not strong:
+        out.append("\nNo log line matches a scenario's signature; only statuses do.")
+    for number, cause in enumerate(strong[:SHOWN_CAUSES], 1):
+        out += ["", *_render_cause(number, cause)]
+    if weak:
+        out.append("\nThe statuses alone also fit (weak evidence; paste the hops' logs to tell them apart):"
+                   if strong else "\nThe statuses alone fit (weak evidence; paste the hops' logs to tell them apart):")
+        for cause in weak[:SHOWN_CAUSES]:
+            at = f", answered by {cause.answered_by} ({cause.answered_kind})" if cause.answered_by else ""
+            out.append(f"  - {cause.scenario_id}: status {', '.join(map(str, cause.statuses))}{at} — {cause.title}"
+                       f"  [{cause.reproduce}]")
+    if diagnosis.partial:
+        out.append("\nClosest partial matches (a line resembles a signature but does not match it):")
+        for partial in diagnosis.partial:
+            out.append(f"  - {partial.scenario_id} (step {partial.step}), {partial.hop} ({partial.kind}): "
+                       f"/{partial.pattern}/ ~ {partial.similarity:.0%} of it in: {_cut(partial.line)}")
+    return "\n".join(out)
+
+
+def _render_cause(number: int, cause: Cause) -> list[str]:
+    logs = len(cause.matched) + len(cause.missing)
+    lines = [f"{number}. {cause.scenario_id}: {cause.title}",
+             f"   evidence: {cause.score:.0%} of step {cause.step!r} ({cause.role}): {len(cause.matched)} of {logs} "
+             f"log signatures" + (f", status {', '.join(map(str, cause.statuses))}" if cause.statuses else "")]
+    for match in cause.matched:
+        sig = match.signature
+        loose = "" if match.exact else " (with your own numbers)"
+        lines.append(f"   ✓ {sig.hop} ({sig.kind}, {sig.stream} log): /{sig.pattern}/{loose}")
+        lines += [f"       {_cut(text)}" for text in match.lines]
+    for sig in cause.missing:
+        lines.append(f"   ✗ {sig.hop} ({sig.kind}, {sig.stream} log): /{sig.pattern}/ not in the input")
+    if cause.answered_by:
+        lines.append(f"   answered by: {cause.answered_by} ({cause.answered_kind})")
+    lines.append(f"   reproduce: {cause.reproduce}")
+    lines += [f"   fix: {fix}" for fix in cause.fixes]
+    lines.append(f"   full config: lab fix {cause.scenario_id}")
+    if cause.also:
+        lines.append(f"   also seen in: {', '.join(cause.also)}")
+    return lines
+
+
+def _cut(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"

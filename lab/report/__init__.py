@@ -1,1 +1,0 @@
-"""Handlers of the run's event stream: the terminal view and the JSON document."""
