@@ -22,7 +22,7 @@ from pathlib import Path
 from faultlab.bench.figures import Figure, median
 from faultlab.bench.targets import running, target
 from faultlab.errors import EnvironmentError_
-from faultlab.model.units import parse_size
+from faultlab.units import parse_size
 
 Say = Callable[[str], None]
 SIZE = parse_size("2GiB")

@@ -1,14 +1,27 @@
-"""What every hop kind provides: a knob model, and a renderer from knobs to the server's own config."""
+"""What every hop kind provides, behind one protocol.
+
+A hop kind is one server (nginx, the ingress-nginx hop, gunicorn, uwsgi, traefik) and everything the
+lab knows about it lives in its module: the knob model, the renderer from knobs to the server's own
+config, the settings shown to users, the parser of the access line the lab configures, the
+recognisers of the server's *default* log formats (for diagnose), the log lines worth showing beside
+a trace, how to cut a line down to its message, and the fix export in the server's own syntax.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Protocol
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from faultlab.model.units import TimeScale
+from faultlab.units import TimeScale
+
+# `fix` shows the write-up's real durations, so every exported config is rendered at time scale 1.
+STORY = TimeScale.parse("1")
 
 
 class Knobs(BaseModel):
@@ -27,6 +40,9 @@ class RenderContext:
     listen_port: int
     upstream: str | None  # "service:port" of the next hop, None for the last one
     scale: TimeScale
+
+    def at_story_time(self) -> RenderContext:
+        return replace(self, scale=STORY)
 
 
 @dataclass(frozen=True)
@@ -50,26 +66,134 @@ class AccessFields:
 
 def json_access(text: str, *, request_id: str, status: str, forwarded: str | None = None) -> AccessFields | None:
     """Parse a JSON access line with the given key names; None for any other line (error logs etc.)."""
-    if not text.startswith("{"):
+    fields = json_fields(text)
+    if fields is None:
         return None
     try:
-        fields = json.loads(text)
         passed_on = forwarded is not None and str(fields.get(forwarded, "")) not in ("", "-", "0")
         return AccessFields(str(fields[request_id]), int(fields[status]), passed_on)
     except (ValueError, KeyError, TypeError):
         return None
 
 
+@lru_cache(maxsize=4096)
+def _json_object(text: str) -> Mapping[str, Any] | None:
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
+def json_fields(text: str) -> Mapping[str, Any] | None:
+    """A log line that is one JSON object, parsed once however many hop kinds look at it."""
+    return _json_object(text) if text.startswith("{") else None
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A fix in one server's own syntax."""
+
+    format: str  # the target's name, e.g. "nginx", "ingress" (a HopKind's fix_format)
+    hop: str
+    title: str  # which file or form, e.g. "gunicorn.conf.py" or "gunicorn command line"
+    text: str
+
+
+_MS = re.compile(r"^(\d+)ms$")
+
+
+def story_duration(text: str) -> str:
+    """The renderers write milliseconds (they must survive any time scale); at scale 1 seconds read better."""
+    match = _MS.match(text)
+    if match and int(match.group(1)) % 1000 == 0:
+        return f"{int(match.group(1)) // 1000}s"
+    return text
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    """A pasted log line as diagnose reads it."""
+
+    text: str  # the line as pasted (prefixes of `docker compose logs` removed, cut to a bound)
+    format: str  # which format was recognised, e.g. "nginx error", "traefik CLF access"; "unknown"
+    kinds: frozenset[str]  # hop kinds that may have written it; empty: can't tell
+    stream: str | None  # "access" or "error" (the lab's two streams); None for status codes and unknown lines
+    statuses: tuple[int, ...] = ()  # HTTP statuses the line reports (an access line's status, pasted codes)
+    canonical: str | None = None  # the same event in the lab's configured format, so scenario regexes match
+    upstream_scheme: str | None = None  # nginx error lines: `upstream: "uwsgi://…"` → "uwsgi"
+
+    @property
+    def known(self) -> bool:
+        return self.format != "unknown"
+
+    def texts(self) -> tuple[str, ...]:
+        """What a signature's regex is searched in: the line itself and its lab-format twin."""
+        return (self.text, self.canonical) if self.canonical else (self.text,)
+
+
+# A recogniser reads one line of a server's default format (or the lab's JSON access format); None: not its format.
+Recogniser = Callable[[str], ParsedLine | None]
+
+
 class HopKind(Protocol):
-    name: str
-    knobs: type[Knobs]
+    name: ClassVar[str]  # the kind a topology names, e.g. "ingress-nginx"
+    family: ClassVar[str]  # kinds of one family write the same log lines (nginx and the ingress hop)
+    runs_app: ClassVar[bool]  # an app server: Python tracebacks in a paste may be its
+    fix_format: ClassVar[str]  # the target name of its fix export (`ingress` for the ingress hop)
+    knobs: ClassVar[type[Knobs]]
+    notable: ClassVar[re.Pattern[str]]  # error-stream lines worth showing beside a failing request's trace
+    recognisers: ClassVar[tuple[Recogniser, ...]]
 
     def parse_access(self, text: str) -> AccessFields | None:
         """The hop's access-log line as the lab configures it; None for every other line."""
         ...
 
-    def render(self, knobs: Knobs, ctx: RenderContext) -> dict[str, str]:
+    def render(self, knobs: Any, ctx: RenderContext) -> dict[str, str]:
         """File name -> content, written into the hop's config directory."""
         ...
 
-    def settings(self, knobs: Knobs, ctx: RenderContext) -> list[Setting]: ...
+    def settings(self, knobs: Any, ctx: RenderContext) -> list[Setting]: ...
+
+    def message(self, text: str) -> str:
+        """The message of one of its log lines, without the server's own prefix (time, pid, caller)."""
+        ...
+
+    def export(self, ctx: RenderContext, before: Any, after: Any) -> list[Snippet]:
+        """What differs between two knob sets, in the server's own syntax, at story time."""
+        ...
+
+
+# nginx's `combined` and gunicorn's default access format are the same; ingress-nginx and traefik append fields.
+COMBINED = re.compile(r'^(?P<addr>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" '
+                      r'(?P<status>\d{3}) (?P<bytes>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?(?P<rest>.*)$')
+
+
+@dataclass(frozen=True)
+class CombinedLine:
+    status: int
+    method: str
+    uri: str
+    rest: str  # what a server appends to `combined` (ingress-nginx's upstream fields, traefik's router)
+
+
+def combined(text: str) -> CombinedLine | None:
+    match = COMBINED.match(text)
+    if not match:
+        return None
+    method, _, rest = match["request"].partition(" ")
+    uri = rest.rsplit(" ", 1)[0] if " " in rest else rest
+    return CombinedLine(int(match["status"]), method, uri, match["rest"])
+
+
+def compact_json(fields: Mapping[str, Any]) -> str:
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def http_status(value: object) -> int | None:
+    """A status field's value as an HTTP status, None when it is not one."""
+    try:
+        status = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    return status if 100 <= status <= 599 else None

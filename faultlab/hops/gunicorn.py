@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Literal
 
 from pydantic import Field
 
-from faultlab.hops.base import AccessFields, Knobs, RenderContext, Setting, json_access
-from faultlab.model.units import Duration, format_duration
+from faultlab.hops.base import (
+    AccessFields,
+    Knobs,
+    ParsedLine,
+    RenderContext,
+    Setting,
+    Snippet,
+    http_status,
+    json_access,
+    json_fields,
+)
+from faultlab.units import Duration, format_duration
 
 # JSON so the lab can parse it; %({x-request-id}i)s is the header nginx passes on.
 ACCESS_LOG_FORMAT = (
@@ -34,9 +46,61 @@ class GunicornKnobs(Knobs):
 _SCALED = ("timeout", "graceful_timeout", "keepalive")
 
 
+# Default formats, for diagnose (gunicorn's default access format is nginx's `combined`: see hops/nginx.py).
+_LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] "
+                       r"\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ")
+_PREFIX = re.compile(r"^\[[^]]*\d\d:\d\d:\d\d[^]]*\] \[\d+\] ")
+NOTABLE = re.compile(r"\[(?:CRITICAL|ERROR)\]|WORKER TIMEOUT|Traceback|RuntimeError|Broken pipe")
+
+
+def recognise_log(text: str) -> ParsedLine | None:
+    return ParsedLine(text, "gunicorn log", frozenset({"gunicorn"}), "error") if _LOG_LINE.match(text) else None
+
+
+def recognise_lab_json(text: str) -> ParsedLine | None:
+    fields = json_fields(text)
+    if fields is None or "request_time_us" not in fields:
+        return None
+    status = http_status(fields.get("status"))
+    return ParsedLine(text, "JSON access", frozenset({"gunicorn"}), "access", (status,) if status else ())
+
+
+def message(text: str) -> str:
+    """`[2026-11-24 10:03:00 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:8)` → `[CRITICAL] WORKER TIMEOUT (pid:8)`"""
+    return _PREFIX.sub("", text.strip())
+
+
+# The fix, as gunicorn.conf.py and flags ------------------------------------------------------------
+
+_ASSIGNMENT = re.compile(r"^(\w+) = (.*?)(?:\s+# .*)?$")
+# gunicorn's flag is --<name with dashes> for every setting the lab sets, except this one.
+_FLAG_SPELLING = {"keepalive": "--keep-alive"}
+APP = "faultapp:app"  # the lab's app; yours goes here
+
+
+def assignments(conf: str) -> dict[str, str]:
+    found = {}
+    for line in conf.splitlines():
+        match = _ASSIGNMENT.match(line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def flag(name: str, value: str) -> str:
+    literal = ast.literal_eval(value)
+    return f"{_FLAG_SPELLING.get(name, '--' + name.replace('_', '-'))} {literal}"
+
+
 class GunicornHop:
     name = "gunicorn"
+    family = "gunicorn"
+    runs_app = True
+    fix_format = "gunicorn"
     knobs = GunicornKnobs
+    notable = NOTABLE
+    recognisers = (recognise_lab_json, recognise_log)
+    message = staticmethod(message)
 
     @staticmethod
     def parse_access(text: str) -> AccessFields | None:
@@ -70,3 +134,20 @@ class GunicornHop:
         settings += [Setting(name, str(getattr(knobs, name)), str(getattr(knobs, name)), name in explicit)
                      for name in ("release", "workers", "worker_class")]
         return settings
+
+    def export(self, ctx: RenderContext, before: GunicornKnobs, after: GunicornKnobs) -> list[Snippet]:
+        story = ctx.at_story_time()
+        old = assignments(self.render(before, story)["gunicorn.conf.py"])
+        new = assignments(self.render(after, story)["gunicorn.conf.py"])
+        changed = {name: value for name, value in new.items() if old.get(name) != value}
+        note = ""
+        if before.release != after.release:
+            note = (f"# The step also runs gunicorn {after.release} instead of {before.release}: "
+                    "a different release, not a setting.\n")
+        if not changed:
+            return [Snippet("gunicorn", ctx.hop, "gunicorn.conf.py", note)] if note else []
+        conf = note + "".join(f"{name} = {value}\n" for name, value in changed.items())
+        flags = " ".join(flag(name, value) for name, value in changed.items())
+        command = f"gunicorn {flags} {APP}  # {APP} is the lab's app: put yours\n"
+        return [Snippet("gunicorn", ctx.hop, "gunicorn.conf.py", conf),
+                Snippet("gunicorn", ctx.hop, "gunicorn command line", command)]

@@ -10,12 +10,16 @@ that is exactly what ingress-nginx does with them, and a classic cause of a 1m l
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import yaml
 from pydantic import field_validator
 
-from faultlab.hops.base import Knobs, RenderContext, Setting
+from faultlab.hops import nginx
+from faultlab.hops.base import Knobs, ParsedLine, RenderContext, Setting, Snippet, combined
 from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
 
 PREFIX = "nginx.ingress.kubernetes.io/"
@@ -107,17 +111,71 @@ class IngressKnobs(Knobs):
         return {k: v for k, v in self.annotations.items() if not k.startswith(PREFIX)}
 
 
+# ingress-nginx's default access format (`upstreaminfo`): combined, then request length and time,
+# [proxy_upstream_name], [proxy_alternative_upstream_name], upstream addr, length, time, status, req_id.
+_UPSTREAMINFO_TAIL = re.compile(r"^ (?P<length>\d+) (?P<time>[\d.]+) \[(?P<upstream>[^\]]*)\](?: \[[^\]]*\])? "
+                                r"(?P<tail>.+)$")
+
+
+def recognise_upstreaminfo(text: str) -> ParsedLine | None:
+    line = combined(text)
+    tail = _UPSTREAMINFO_TAIL.match(line.rest) if line else None
+    if line is None or tail is None:
+        return None
+    # upstream_addr, upstream_response_length, upstream_response_time, upstream_status[, req_id]; a list
+    # of upstreams is written "a, b", so fields are split on spaces that do not follow a comma.
+    fields = re.split(r"(?<!,) ", tail["tail"].strip())
+    upstream_status = fields[3] if len(fields) >= 4 else "-"
+    return ParsedLine(text, "ingress-nginx access (upstreaminfo)", frozenset({"ingress-nginx"}), "access",
+                      (line.status,), nginx.lab_json(line.status, upstream_status, line.method, line.uri))
+
+
+def manifest(upstream: str | None, annotations: dict[str, str]) -> dict[str, Any]:
+    """A networking.k8s.io/v1 Ingress for the hop's upstream, carrying `annotations`."""
+    service, _, port = (upstream or "app:80").partition(":")
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": service, "annotations": dict(annotations)},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"http": {"paths": [{
+                "path": "/",
+                "pathType": "Prefix",
+                "backend": {"service": {"name": service, "port": {"number": int(port or 80)}}},
+            }]}}],
+        },
+    }
+
+
 class IngressHop:
     name = "ingress-nginx"
+    family = "nginx"
+    runs_app = False
+    fix_format = "ingress"
     knobs = IngressKnobs
+    notable = nginx.NOTABLE
+    recognisers = (recognise_upstreaminfo,)
     parse_access = staticmethod(parse_access)
+    message = staticmethod(nginx.message)
 
     def render(self, knobs: IngressKnobs, ctx: RenderContext) -> dict[str, str]:
-        nginx, _ = knobs.effective()
-        return {"nginx.conf": render_conf(nginx, ctx, flavour="nginx configured from ingress-nginx annotations")}
+        effective, _ = knobs.effective()
+        return {"nginx.conf": render_conf(effective, ctx, flavour="nginx configured from ingress-nginx annotations")}
 
     def settings(self, knobs: IngressKnobs, ctx: RenderContext) -> list[Setting]:
-        nginx, explicit = knobs.effective()
-        settings = directive_settings(nginx, ctx, explicit)
+        effective, explicit = knobs.effective()
+        settings = directive_settings(effective, ctx, explicit)
         settings += [Setting(key, value, "ignored by ingress-nginx", True) for key, value in knobs.ignored().items()]
         return settings
+
+    def export(self, ctx: RenderContext, before: IngressKnobs, after: IngressKnobs) -> list[Snippet]:
+        """The annotations are the lab's own knobs for this hop, so the manifest says exactly what the lab ran."""
+        changed = {key: value for key, value in after.annotations.items() if before.annotations.get(key) != value}
+        dropped = sorted(set(before.annotations) - set(after.annotations))
+        if not changed and not dropped:
+            return []
+        text = yaml.safe_dump(manifest(ctx.upstream, changed), sort_keys=False, default_flow_style=False)
+        if dropped:
+            text = "".join(f"# remove the annotation {key}\n" for key in dropped) + text
+        return [Snippet("ingress", ctx.hop, "Ingress (ingress-nginx annotations)", text)]

@@ -9,14 +9,29 @@ stand-in for a low-spec cloud load balancer: above the limit nginx answers 503 i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 import jinja2
 from pydantic import Field, field_validator, model_validator
 
-from faultlab.hops.base import AccessFields, Knobs, RenderContext, Setting, json_access
-from faultlab.model.units import Duration, format_duration
+from faultlab.hops.base import (
+    AccessFields,
+    Knobs,
+    ParsedLine,
+    RenderContext,
+    Setting,
+    Snippet,
+    combined,
+    compact_json,
+    http_status,
+    json_access,
+    json_fields,
+    story_duration,
+)
+from faultlab.units import Duration, format_duration
 
 _NGINX_SIZE = re.compile(r"^\d+[kKmMgG]?$")
 _RATE = re.compile(r"^\d+r/[sm]$")
@@ -153,13 +168,192 @@ def parse_access(text: str) -> AccessFields | None:
     return json_access(text, request_id="request_id", status="status", forwarded="upstream_status")
 
 
+# Default formats, for diagnose ------------------------------------------------------------------
+
+_ERROR_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: ")
+_UPSTREAM_SCHEME = re.compile(r'upstream: "(\w+)://')
+FAMILY = frozenset({"nginx", "ingress-nginx"})  # the ingress hop is nginx: its error lines are nginx's
+
+
+def recognise_error(text: str) -> ParsedLine | None:
+    if not _ERROR_LINE.match(text):
+        return None
+    scheme = _UPSTREAM_SCHEME.search(text)
+    # ingress-nginx is nginx: its error log lines are nginx's, so the line cannot say which of the two wrote it.
+    return ParsedLine(text, "nginx error", FAMILY, "error", upstream_scheme=scheme[1] if scheme else None)
+
+
+def recognise_lab_json(text: str) -> ParsedLine | None:
+    fields = json_fields(text)
+    if fields is None or "upstream_status" not in fields:
+        return None
+    status = http_status(fields.get("status"))
+    return ParsedLine(text, "JSON access", FAMILY, "access", (status,) if status is not None else ())
+
+
+def recognise_combined(text: str) -> ParsedLine | None:
+    line = combined(text)
+    if line is None or line.rest.strip():
+        return None
+    # nginx's combined and gunicorn's default are one format: the line could be either. Neither logs the
+    # upstream's status, so the lab-format twin leaves it out (signatures that need it do not match).
+    canonical = compact_json({"status": line.status, "method": line.method, "uri": line.uri})
+    return ParsedLine(text, "combined access (nginx or gunicorn)", frozenset({"nginx", "gunicorn"}), "access",
+                      (line.status,), canonical)
+
+
+def lab_json(status: int, upstream_status: str, method: str, uri: str) -> str:
+    """An nginx access event in the lab's JSON format (for default formats that carry the same fields)."""
+    return compact_json({"status": status, "upstream_status": upstream_status, "method": method, "uri": uri})
+
+
+NOTABLE = re.compile(r"\[(?:error|crit|alert|emerg)\]")
+_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (?:\*\d+ )?")
+
+
+def message(text: str) -> str:
+    """`2026/11/24 10:03:00 [error] 45#45: *1021 upstream … , client: …` → `[error] upstream …`"""
+    text = _PREFIX.sub(r"[\1] ", text.strip())
+    return text.split(", client: ")[0]
+
+
+# The fix, as nginx.conf ----------------------------------------------------------------------------
+Block = tuple[str, int]  # the block's header ("location /") and its place among same-named siblings
+
+
+@dataclass(frozen=True)
+class Statement:
+    path: tuple[Block, ...]
+    text: str  # the directive and its arguments, single-spaced, without the ";"
+
+
+def _tokens(conf: str) -> Iterator[str]:
+    index, end = 0, len(conf)
+    while index < end:
+        char = conf[index]
+        if char.isspace():
+            index += 1
+        elif char == "#":
+            index = conf.find("\n", index)
+            index = end if index < 0 else index
+        elif char in "{};":
+            yield char
+            index += 1
+        elif char in "'\"":
+            close = index + 1
+            while close < end and conf[close] != char:
+                close += 2 if conf[close] == "\\" else 1
+            yield conf[index:close + 1]
+            index = close + 1
+        else:
+            start = index
+            while index < end and not conf[index].isspace() and conf[index] not in "{};'\"#":
+                index += 1
+            yield conf[start:index]
+
+
+def statements(conf: str) -> list[Statement]:
+    """Every simple directive of an nginx config with the path of blocks around it, in file order."""
+    found: list[Statement] = []
+    path: list[Block] = []
+    siblings: list[dict[str, int]] = [{}]
+    words: list[str] = []
+    for token in _tokens(conf):
+        if token == "{":
+            header = " ".join(words)
+            ordinal = siblings[-1].get(header, 0)
+            siblings[-1][header] = ordinal + 1
+            path.append((header, ordinal))
+            siblings.append({})
+            words = []
+        elif token == "}":
+            path.pop()
+            siblings.pop()
+        elif token == ";":
+            found.append(Statement(tuple(path), " ".join(words)))
+            words = []
+        else:
+            words.append(token)
+    return found
+
+
+def _zone_of(statement: Statement) -> str | None:
+    # limit_conn_zone / limit_req_zone … zone=NAME:size define a zone that other directives use by name.
+    name = statement.text.split()[0]
+    if not name.endswith("_zone"):
+        return None
+    for word in statement.text.split()[1:]:
+        if word.startswith("zone="):
+            return word.removeprefix("zone=").split(":")[0]
+    return None
+
+
+def _uses_zone(statement: Statement, zone: str) -> bool:
+    return _zone_of(statement) is None and any(word in (zone, f"zone={zone}") for word in statement.text.split())
+
+
+def changed(before: str, after: str) -> tuple[list[Statement], list[Statement]]:
+    """(directives to write, directives to delete): what `after` has that `before` has not, and the
+    other way round; a zone definition comes along with a changed directive that uses the zone."""
+    old, new = statements(before), statements(after)
+    added = [s for s in new if s not in old]
+    rewritten = {(s.path, s.text.split()[0]) for s in added}
+    removed = [s for s in old if s not in new and (s.path, s.text.split()[0]) not in rewritten]
+    for definition in (s for s in new if _zone_of(s)):
+        if definition not in added and any(_uses_zone(s, _zone_of(definition) or "") for s in added):
+            added.append(definition)
+    added.sort(key=new.index)
+    return added, removed
+
+
+def format_statements(found: list[Statement], removed: list[Statement] | None = None) -> str:
+    """Nested blocks around the directives; `removed` ones are written as comments after the others."""
+    lines: list[str] = []
+    open_path: tuple[Block, ...] = ()
+    marked = [(s, False) for s in found] + [(s, True) for s in removed or []]
+    for statement, is_removed in marked:
+        common = 0
+        while common < min(len(open_path), len(statement.path)) and open_path[common] == statement.path[common]:
+            common += 1
+        for depth in range(len(open_path) - 1, common - 1, -1):
+            lines.append("    " * depth + "}")
+        for depth in range(common, len(statement.path)):
+            lines.append("    " * depth + statement.path[depth][0] + " {")
+        open_path = statement.path
+        text = " ".join(story_duration(word) for word in statement.text.split())
+        indent = "    " * len(statement.path)
+        lines.append(f"{indent}# remove: {text};" if is_removed else f"{indent}{text};")
+    for depth in range(len(open_path) - 1, -1, -1):
+        lines.append("    " * depth + "}")
+    return "\n".join(lines) + "\n"
+
+
+
+
+def export_conf(before: str, after: str, hop: str) -> list[Snippet]:
+    added, removed = changed(before, after)
+    if not added and not removed:
+        return []
+    return [Snippet("nginx", hop, "nginx.conf", format_statements(added, removed))]
+
+
 class NginxHop:
     name = "nginx"
+    family = "nginx"
+    runs_app = False
+    fix_format = "nginx"
     knobs = NginxKnobs
+    notable = NOTABLE
+    recognisers = (recognise_lab_json, recognise_error, recognise_combined)
     parse_access = staticmethod(parse_access)
+    message = staticmethod(message)
 
     def render(self, knobs: NginxKnobs, ctx: RenderContext) -> dict[str, str]:
         return {"nginx.conf": render_conf(knobs, ctx, flavour="plain nginx, nginx's own defaults")}
 
     def settings(self, knobs: NginxKnobs, ctx: RenderContext) -> list[Setting]:
         return directive_settings(knobs, ctx, set(knobs.model_fields_set))
+
+    def export(self, ctx: RenderContext, before: NginxKnobs, after: NginxKnobs) -> list[Snippet]:
+        story = ctx.at_story_time()
+        return export_conf(self.render(before, story)["nginx.conf"], self.render(after, story)["nginx.conf"], ctx.hop)

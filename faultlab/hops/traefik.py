@@ -9,10 +9,28 @@ middleware. traefik 1.7's flags in the write-up (--maxidleconnsperhost, --retry.
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
+import yaml
 from pydantic import Field
 
-from faultlab.hops.base import AccessFields, Knobs, RenderContext, Setting, json_access
-from faultlab.model.units import Duration, format_duration
+from faultlab.hops.base import (
+    AccessFields,
+    Knobs,
+    ParsedLine,
+    RenderContext,
+    Setting,
+    Snippet,
+    combined,
+    compact_json,
+    http_status,
+    json_access,
+    json_fields,
+    story_duration,
+)
+from faultlab.units import Duration, format_duration
 
 HEALTH_PORT = 9901
 # Go durations; traefik v3's documented defaults.
@@ -39,9 +57,129 @@ def _go(seconds: float, ctx: RenderContext) -> str:
     return "0s" if seconds == 0 else f"{max(1, round(ctx.scale.lab_s(seconds) * 1000))}ms"
 
 
+# Default formats, for diagnose: its access log as CLF or JSON, its own log as v3 text (zerolog), v2/1.7
+# logrus text, or JSON ------------------------------------------------------------------------------
+
+_KINDS = frozenset({"traefik"})
+_V3_TEXT = re.compile(r"^\d{4}-\d\d-\d\dT\S+ (?:TRC|DBG|INF|WRN|ERR|FTL|PNC) ")
+_LOGRUS = re.compile(r'^(?:time="[^"]*" )?level=\w+ msg=(?:"(?P<msg>(?:[^"\\]|\\.)*)"|(?P<bare>\S*))')
+# traefik v2 and 1.7 name the status and the Go error behind a proxy failure this way (v3: "502 Bad Gateway error=EOF").
+_CAUSED_BY = re.compile(r"'(?P<status>[1-5]\d\d) (?P<reason>[^']*)' caused by: (?P<error>.*)$")
+_CLF_TAIL = re.compile(r'^ (?P<count>\d+) "(?P<router>[^"]*)" "(?P<url>[^"]*)" (?P<ms>\d+)ms\s*$')
+# v3's text log: "<time> DBG github.com/traefik/traefik/v3/pkg/proxy/httputil/proxy.go:199 > 502 Bad Gateway …"
+_V3_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \w{3} (?:\S+ > )?")
+NOTABLE = re.compile(r"\berror=|closed idle connection")
+
+
+def recognise_lab_json(text: str) -> ParsedLine | None:
+    fields = json_fields(text)
+    if fields is None or "DownstreamStatus" not in fields:
+        return None
+    status = http_status(fields.get("DownstreamStatus"))
+    return ParsedLine(text, "JSON access", _KINDS, "access", (status,) if status else ())
+
+
+def recognise_json_log(text: str) -> ParsedLine | None:
+    fields = json_fields(text)
+    if fields is None or "level" not in fields or not ("msg" in fields or "message" in fields):
+        return None
+    return _proxy_error(text, "traefik JSON log", str(fields.get("message") or fields.get("msg") or ""),
+                        fields.get("error"))
+
+
+def recognise_clf(text: str) -> ParsedLine | None:
+    line = combined(text)
+    tail = _CLF_TAIL.match(line.rest) if line else None
+    if line is None or tail is None:
+        return None
+    canonical = compact_json({"DownstreamStatus": line.status, "RequestMethod": line.method, "RequestPath": line.uri,
+                              "ServiceURL": "" if tail["url"] == "-" else tail["url"]})
+    return ParsedLine(text, "traefik CLF access", _KINDS, "access", (line.status,), canonical)
+
+
+def recognise_text(text: str) -> ParsedLine | None:
+    if _V3_TEXT.match(text):
+        # v3 (zerolog): "<time> DBG <caller> > 502 Bad Gateway error=EOF" — already the scenarios' wording.
+        status = re.search(r" > ([1-5]\d\d) [A-Z]", text)
+        return ParsedLine(text, "traefik v3 log", _KINDS, "error", (int(status[1]),) if status else ())
+    logrus = _LOGRUS.match(text)
+    if logrus:
+        message = (logrus["msg"] or "").replace('\\"', '"').replace("\\\\", "\\") or logrus["bare"] or ""
+        return _proxy_error(text, "traefik v2/1.7 log", message)
+    if _CAUSED_BY.search(text):
+        return _proxy_error(text, "traefik 1.7 log", text)
+    return None
+
+
+def _proxy_error(text: str, fmt: str, message: str, error: object = None) -> ParsedLine:
+    """traefik's own log: a proxy failure becomes the v3 text the scenarios match ("502 Bad Gateway error=EOF")."""
+    caused = _CAUSED_BY.search(message)
+    if caused:
+        status, reason, error = int(caused["status"]), caused["reason"], caused["error"].strip()
+    else:
+        head = re.match(r"^([1-5]\d\d) ([A-Za-z][\w ]*?)$", message.strip())
+        if not head or error is None:
+            return ParsedLine(text, fmt, _KINDS, "error")
+        status, reason = int(head[1]), head[2]
+    value = str(error)
+    quoted = value if re.fullmatch(r"[\w./:-]+", value) else json.dumps(value)
+    return ParsedLine(text, fmt, _KINDS, "error", (status,), f"{status} {reason} error={quoted}")
+
+
+def message(text: str) -> str:
+    """The v3 text line without its time, level and caller: `502 Bad Gateway error=EOF`."""
+    return _V3_PREFIX.sub("", text.strip())
+
+
+# The fix, as traefik's static and dynamic YAML -------------------------------------------------------
+
+FILES = {"traefik.yml": "static configuration (traefik.yml)", "dynamic.yml": "dynamic configuration (file provider)"}
+
+
+def difference(before: Any, after: Any) -> Any:
+    """The part of `after` that differs from `before` (whole lists, like traefik replaces them)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed = {key: difference(before.get(key), value) for key, value in after.items()
+                   if before.get(key) != value}
+        return {key: value for key, value in changed.items() if value is not None and value != {}}
+    return after if before != after else None
+
+
+def dropped_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
+    if not isinstance(before, dict):
+        return []
+    after = after if isinstance(after, dict) else {}
+    paths = []
+    for key, value in before.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        paths += [path] if key not in after else dropped_paths(value, after[key], path)
+    return paths
+
+
+def _story(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _story(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_story(value) for value in node]
+    return story_duration(node) if isinstance(node, str) else node
+
+
+def per_service(transport: dict[str, Any], dynamic: dict[str, Any]) -> dict[str, Any]:
+    """The static `serversTransport` is the default for every service; the same settings under the
+    dynamic `http.serversTransports.<name>` apply to the services that name it (traefik v3 has both)."""
+    services = {name: {"loadBalancer": {"serversTransport": name}} for name in dynamic["http"]["services"]}
+    return {"http": {"serversTransports": {name: transport for name in services}, "services": services}}
+
+
 class TraefikHop:
     name = "traefik"
+    family = "traefik"
+    runs_app = False
+    fix_format = "traefik"
     knobs = TraefikKnobs
+    notable = NOTABLE
+    recognisers = (recognise_lab_json, recognise_json_log, recognise_clf, recognise_text)
+    message = staticmethod(message)
 
     @staticmethod
     def parse_access(text: str) -> AccessFields | None:
@@ -112,3 +250,26 @@ accessLog:
                                 str(knobs.retryAttempts) if knobs.retryAttempts else "off",
                                 "retryAttempts" in explicit))
         return settings
+
+    def export(self, ctx: RenderContext, before: TraefikKnobs, after: TraefikKnobs) -> list[Snippet]:
+        story = ctx.at_story_time()
+        old, new = self.render(before, story), self.render(after, story)
+        snippets = []
+        transport: dict[str, Any] = {}
+        for name, title in FILES.items():
+            old_doc, new_doc = yaml.safe_load(old[name]), yaml.safe_load(new[name])
+            changed = difference(old_doc, new_doc) or {}
+            dropped = dropped_paths(old_doc, new_doc)
+            if not changed and not dropped:
+                continue
+            text = "".join(f"# remove {path}\n" for path in dropped)
+            if changed:
+                text += yaml.safe_dump(_story(changed), sort_keys=False, default_flow_style=False)
+            snippets.append(Snippet("traefik", ctx.hop, title, text))
+            if name == "traefik.yml" and "serversTransport" in changed:
+                transport = _story(changed["serversTransport"])
+        if transport:
+            alternative = per_service(transport, yaml.safe_load(new["dynamic.yml"]))
+            snippets.append(Snippet("traefik", ctx.hop, "or per service: dynamic configuration (file provider)",
+                                    yaml.safe_dump(alternative, sort_keys=False, default_flow_style=False)))
+        return snippets

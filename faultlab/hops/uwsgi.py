@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field
 
-from faultlab.hops.base import AccessFields, Knobs, RenderContext, Setting, json_access
-from faultlab.model.units import Duration, format_duration
+from faultlab.hops.base import (
+    AccessFields,
+    Knobs,
+    ParsedLine,
+    RenderContext,
+    Setting,
+    Snippet,
+    compact_json,
+    http_status,
+    json_access,
+    json_fields,
+)
+from faultlab.units import Duration, format_duration
 
 # uwsgi writes request lines and its own messages to stderr; the JSON shape tells them apart.
 LOG_FORMAT = ('{"request_id":"%(var.HTTP_X_REQUEST_ID)","status":%(status),"method":"%(method)",'
@@ -38,9 +50,64 @@ class UwsgiKnobs(Knobs):
         return max(self.harakiri, self.http_timeout)
 
 
+# Default formats, for diagnose -------------------------------------------------------------------
+
+_REQUEST_LINE = re.compile(r"^\[pid: \d+\|app: [-\d]+\|req: [-\d]+/[-\d]+\] .*?\] (?P<method>[A-Z]+) (?P<uri>\S+) => "
+                           r"generated \d+ bytes in (?P<msecs>\d+) msecs \(HTTP/[\d.]+ (?P<status>\d{3})\)")
+_MARKERS = re.compile(
+    r"HARAKIRI|uwsgi_|uWSGI|invalid request block size|DAMN ! worker|SIGPIPE: writing to a closed|"
+    r"\bOSError: write error|listen queue of socket|\*\*\* Operational MODE|spawned uWSGI|"
+    r"--- no python application found|^\[busyness\]|"
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} +\d+ \d\d:\d\d:\d\d \d{4} - ")
+NOTABLE = re.compile(r"HARAKIRI|Traceback|RuntimeError|invalid request block|Broken pipe|\[(?:CRITICAL|ERROR)\]")
+
+
+def recognise_log(text: str) -> ParsedLine | None:
+    request = _REQUEST_LINE.match(text)
+    if request:
+        status = int(request["status"])
+        canonical = compact_json({"status": status, "method": request["method"], "uri": request["uri"],
+                                  "msecs": int(request["msecs"])})
+        return ParsedLine(text, "uwsgi request log", frozenset({"uwsgi"}), "access", (status,), canonical)
+    if _MARKERS.search(text):
+        return ParsedLine(text, "uwsgi log", frozenset({"uwsgi"}), "error")
+    return None
+
+
+def recognise_lab_json(text: str) -> ParsedLine | None:
+    fields = json_fields(text)
+    if fields is None or "msecs" not in fields:
+        return None
+    status = http_status(fields.get("status"))
+    return ParsedLine(text, "JSON access", frozenset({"uwsgi"}), "access", (status,) if status else ())
+
+
+# The fix, as a [uwsgi] ini section --------------------------------------------------------------
+
+_OPTION = re.compile(r"^([\w-]+) = (.*?)(?:\s+; .*)?$")
+
+
+def options(ini: str) -> dict[str, str]:
+    found = {}
+    for line in ini.splitlines():
+        match = _OPTION.match(line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
 class UwsgiHop:
     name = "uwsgi"
+    family = "uwsgi"
+    runs_app = True
+    fix_format = "uwsgi"
     knobs = UwsgiKnobs
+    notable = NOTABLE
+    recognisers = (recognise_lab_json, recognise_log)
+
+    @staticmethod
+    def message(text: str) -> str:
+        return text.strip()  # uwsgi's own lines carry no common prefix
 
     @staticmethod
     def parse_access(text: str) -> AccessFields | None:
@@ -90,3 +157,14 @@ class UwsgiHop:
         if "buffer_size" in explicit:
             settings.append(Setting("buffer-size", str(knobs.buffer_size), str(knobs.buffer_size), True))
         return settings
+
+    def export(self, ctx: RenderContext, before: UwsgiKnobs, after: UwsgiKnobs) -> list[Snippet]:
+        story = ctx.at_story_time()
+        old, new = options(self.render(before, story)["uwsgi.ini"]), options(self.render(after, story)["uwsgi.ini"])
+        changed = {name: value for name, value in new.items() if old.get(name) != value}
+        dropped = [name for name in old if name not in new]
+        if not changed and not dropped:
+            return []
+        lines = ["[uwsgi]", *(f"{name} = {value}" for name, value in changed.items()),
+                 *(f"; remove: {name} = {old[name]}" for name in dropped)]
+        return [Snippet("uwsgi", ctx.hop, "uwsgi.ini", "\n".join(lines) + "\n")]

@@ -29,7 +29,7 @@ from faultlab.hops import HOP_KINDS, Knobs, RenderContext
 from faultlab.infra import owner
 from faultlab.infra.compose import Compose
 from faultlab.model.topology import Topology
-from faultlab.model.units import TimeScale
+from faultlab.units import TimeScale
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -21,7 +21,7 @@ from faultlab import paths
 from faultlab.errors import InputError
 from faultlab.hops import HOP_KINDS, Knobs
 from faultlab.model.topology import Topology, load_topology
-from faultlab.model.units import Duration, Size, TimeScale, format_duration, format_size
+from faultlab.units import Duration, Size, TimeScale, format_duration, format_size
 
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faultlab.errors import InputError
-from faultlab.hops.snippet import Snippet
+from faultlab.hops import Snippet
 from faultlab.tools.fix import Change, Fix, FixReport
 
 _COMMENT = {"uwsgi": ";"}  # every other target's config (and the shell) comments with "#"

@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from faultlab.hops import Setting
-from faultlab.model.units import TimeScale
 from faultlab.run.events import (
     Event,
     Progress,
@@ -25,6 +24,7 @@ from faultlab.run.events import (
     TrafficProgress,
 )
 from faultlab.run.evidence import format_trace
+from faultlab.units import TimeScale
 
 OK = "[green]✔[/]"
 BAD = "[red]✘[/]"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from faultlab.hops import HOP_KINDS
 from faultlab.infra.stack import Stack
@@ -46,14 +46,11 @@ class AccessEvent:
 class TraceHop:
     hop: str
     status: int | None  # None: this hop logged no access line for the request
-    log: str | None = None  # what this hop said about it, when it answered or sat behind the hop that did
+    log: str | None = None  # what this hop said about it (the message), when it answered or sat behind the hop that did
+    line: str | None = None  # that log line in full
 
 
-# Lines worth showing beside a trace: errors of nginx, gunicorn and uwsgi, traefik's error= lines, tracebacks.
-NOTABLE = re.compile(r"\[(?:error|crit|alert|emerg)\]|\[(?:CRITICAL|ERROR)\]|HARAKIRI|Traceback|RuntimeError|"
-                     r"\berror=|WORKER TIMEOUT|invalid request block|Broken pipe|closed idle connection")
-_NOISE = re.compile(r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d |\[[^]]*\d\d:\d\d:\d\d[^]]*\] |"
-                    r"\d{4}-\d\d-\d\dT\S+ \w+ |time=\S+ level=\w+ )")
+MESSAGE_CHARS = 160
 WINDOW_SLACK_S = 1.0  # hops log a little before the client sees the answer, and a little after
 
 
@@ -62,6 +59,7 @@ class Evidence:
     hops: list[str]  # from the hop the client talked to, inwards
     lines: list[LogLine]
     access: list[AccessEvent]
+    kinds: dict[str, str] = field(default_factory=dict)  # hop -> its kind (which lines are notable, and their message)
 
     def __post_init__(self) -> None:
         self._by_request: dict[str, dict[str, AccessEvent]] = {}
@@ -69,8 +67,15 @@ class Evidence:
             self._by_request.setdefault(event.request_id, {})[event.hop] = event
         self._notable: dict[str, list[LogLine]] = {}
         for line in self.lines:
-            if line.stream == "error" and NOTABLE.search(line.text):
+            kind = HOP_KINDS.get(self.kinds.get(line.hop, ""))
+            if line.stream == "error" and kind is not None and kind.notable.search(line.text):
                 self._notable.setdefault(line.hop, []).append(line)
+
+    def message(self, line: LogLine) -> str:
+        """The line's message without its server's prefix, cut to a trace's width."""
+        kind = HOP_KINDS.get(self.kinds.get(line.hop, ""))
+        text = kind.message(line.text) if kind else line.text.strip()
+        return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
     def trace(self, request_id: str) -> list[TraceHop]:
         events = self._by_request.get(request_id, {})
@@ -89,7 +94,8 @@ class Evidence:
         explained = trace[:start]
         for hop in trace[start:]:
             line = next((line for line in self._notable.get(hop.hop, []) if start_ts <= line.ts <= end_ts), None)
-            explained.append(TraceHop(hop.hop, hop.status, _short(line.text) if line else None))
+            explained.append(TraceHop(hop.hop, hop.status, self.message(line) if line else None,
+                                        line.text if line else None))
         return explained
 
     def complete(self, request_ids: Sequence[str]) -> bool:
@@ -152,7 +158,8 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
             hop_lines, hop_events = _read(stack, hop.name, hop.kind, since)
             lines += hop_lines
             access += hop_events
-        evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access)
+        evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access,
+                            {hop.name: hop.kind for hop in stack.topology.hops})
         waited = time.monotonic() - started
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (
@@ -161,14 +168,6 @@ def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | 
             if evidence.complete(request_ids) or time.monotonic() - settled_at > INNER_LOG_WAIT_S:
                 return evidence
         time.sleep(0.2)
-
-
-def _short(text: str, limit: int = 110) -> str:
-    """A log line without its timestamp prefix, and nginx's trailing client/server/request details."""
-    text = re.sub(r"^\[\d+\] ", "", _NOISE.sub("", text.strip()))  # gunicorn's "[pid] " after the time
-    text = re.sub(r"^\[(error|crit|alert|emerg)\] \d+#\d+: (\*\d+ )?", r"[\1] ", text)
-    text = text.split(", client: ")[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_trace(trace: list[TraceHop]) -> str:

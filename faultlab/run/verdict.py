@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from faultlab.model.scenario import Expect
-from faultlab.model.units import format_size
 from faultlab.run.evidence import Evidence
 from faultlab.run.traffic import RequestRecord
+from faultlab.units import format_size
 
 
 @dataclass(frozen=True)

@@ -10,29 +10,11 @@ itself, is left out of it and named as carried over.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from faultlab.hops import Knobs
-from faultlab.hops import _export_gunicorn as gunicorn
-from faultlab.hops import _export_ingress as ingress
-from faultlab.hops import _export_nginx as nginx
-from faultlab.hops import _export_traefik as traefik
-from faultlab.hops import _export_uwsgi as uwsgi
-from faultlab.hops.snippet import Snippet
+from faultlab.hops import FIX_FORMATS, HOP_KINDS, Knobs, RenderContext, Snippet
 from faultlab.model.scenario import Plan, StepPlan
-from faultlab.model.topology import Hop
-
-FORMATS = ("nginx", "ingress", "gunicorn", "uwsgi", "traefik")
-# The format that speaks for each hop kind, and its exporter.
-EXPORTERS: dict[str, tuple[str, Callable[[Hop, Knobs, Knobs], list[Snippet]]]] = {
-    "nginx": ("nginx", nginx.export),
-    "ingress-nginx": ("ingress", ingress.export),
-    "gunicorn": ("gunicorn", gunicorn.export),
-    "uwsgi": ("uwsgi", uwsgi.export),
-    "traefik": ("traefik", traefik.export),
-}
 
 Key = tuple[str, tuple[str, ...]]  # (hop, knob path: a field, or a field and a key such as an annotation)
 
@@ -88,7 +70,7 @@ class FixReport:
     @property
     def formats(self) -> tuple[str, ...]:
         used = {snippet.format for fix in self.fixes for snippet in fix.snippets}
-        return tuple(name for name in FORMATS if name in used)
+        return tuple(name for name in FIX_FORMATS if name in used)
 
 
 def _flat(knobs: Knobs) -> dict[tuple[str, ...], Any]:
@@ -144,7 +126,8 @@ def _snippets(plan: Plan, broken: StepPlan, diff: dict[Key, tuple[Any, Any]]) ->
             continue
         before = broken.knobs[hop.name]
         after = _with(before, paths)
-        snippets += EXPORTERS[hop.kind][1](hop, before, after)
+        ctx = RenderContext(hop.name, hop.port, hop.upstream, plan.scale)
+        snippets += HOP_KINDS[hop.kind].export(ctx, before, after)
     return tuple(snippets)
 
 

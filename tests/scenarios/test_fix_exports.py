@@ -33,10 +33,10 @@ import yaml
 
 from faultlab import paths
 from faultlab.hops import HOP_KINDS, RenderContext
-from faultlab.hops._export_gunicorn import assignments
-from faultlab.hops._export_uwsgi import options
+from faultlab.hops.base import STORY, Snippet
+from faultlab.hops.gunicorn import assignments
 from faultlab.hops.ingress import PREFIX, IngressKnobs
-from faultlab.hops.snippet import STORY, Snippet
+from faultlab.hops.uwsgi import options
 from faultlab.infra.stack import MANAGED_LABEL
 from faultlab.model import scenario
 from faultlab.tools import fix as export

@@ -43,7 +43,7 @@ def _worker_timeout() -> Evidence:
         LogLine("app", "error", 99.0, "[2026-11-24 10:01:39 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:12)"),
     ]
     events = [AccessEvent("host-nginx", "r1", 502, True, 10.6), AccessEvent("ingress", "r1", 502, True, 10.5)]
-    return Evidence(HOPS, lines, events)
+    return Evidence(HOPS, lines, events, {"host-nginx": "nginx", "ingress": "ingress-nginx", "app": "gunicorn"})
 
 
 def test_a_failing_trace_shows_what_the_answering_hop_and_those_behind_it_logged():

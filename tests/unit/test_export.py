@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from faultlab.errors import InputError
-from faultlab.hops._export_gunicorn import flag
-from faultlab.hops._export_nginx import Statement, changed, statements
-from faultlab.hops._export_traefik import difference, dropped_paths
+from faultlab.hops.gunicorn import flag
+from faultlab.hops.nginx import Statement, changed, statements
+from faultlab.hops.traefik import difference, dropped_paths
 from faultlab.model import scenario
 from faultlab.output import fix_text as text
 from faultlab.tools import fix as export

@@ -4,7 +4,7 @@ from faultlab.hops import HOP_KINDS, RenderContext
 from faultlab.hops.gunicorn import GunicornKnobs
 from faultlab.hops.ingress import IngressKnobs
 from faultlab.hops.nginx import NginxKnobs
-from faultlab.model.units import TimeScale
+from faultlab.units import TimeScale
 
 SCALE = TimeScale.parse("1/30")
 

@@ -1,6 +1,6 @@
 import pytest
 
-from faultlab.model.units import TimeScale, format_duration, parse_duration, parse_size
+from faultlab.units import TimeScale, format_duration, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("250ms", 0.25), (60, 60), ("1.5s", 1.5)])
