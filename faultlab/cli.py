@@ -14,7 +14,32 @@ from typing import TYPE_CHECKING
 from faultlab.errors import LabError
 
 if TYPE_CHECKING:
-    from faultlab.run.events import Event, Handler
+    from faultlab.run.events import Handler
+    from faultlab.units import TimeScale
+
+
+PROG = "faultlab"
+
+
+class Commands:
+    """How this command line spells the next steps the views suggest (output.words.Hints)."""
+
+    def run(self, target: str, step: str | None = None) -> str:
+        return f"{PROG} run {target}" + (f" --step {step}" if step else "")
+
+    def fix(self, target: str, fmt: str | None = None, choices: Sequence[str] = ()) -> str:
+        if choices:
+            return f"{PROG} fix {target} --format {{{','.join(choices)}}}"
+        return f"{PROG} fix {target}" + (f" --format {fmt}" if fmt else "")
+
+    def explain(self, target: str) -> str:
+        return f"{PROG} explain {target}"
+
+    def report(self, target: str, step: str | None = None, directory: str = "out/") -> str:
+        return f"{self.run(target, step)} --report {directory}"
+
+
+HINTS = Commands()
 
 
 def _say(text: str) -> None:
@@ -40,28 +65,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from faultlab.model import scenario
-    from faultlab.output.terminal import TerminalReport
     from faultlab.run import runner
 
-    plan = scenario.load(args.scenario, time_scale=args.time_scale)
-    if args.step:
+    plan = scenario.load(args.scenario, time_scale=_time_scale(args.time_scale))
+    if args.step is not None:
         plan.step_named(args.step)  # a typo fails before any container starts
     if args.repeat < 1:
         raise _usage("--repeat takes a number of runs, 1 or more")
     results = []
     for number in range(1, args.repeat + 1):
-        if args.json:
-            from faultlab.output.json import JsonReport
-
-            handler = JsonReport()
-            results.append(runner.run(plan, _with_report(handler, args, number), only_step=args.step))
-            handler.dump(sys.stdout)
-        else:
-            report = TerminalReport(quiet=args.quiet)
-            try:
-                results.append(runner.run(plan, _with_report(report, args, number), only_step=args.step))
-            finally:
-                report.close()
+        results.append(runner.run(plan, _handlers(args, number), only_step=args.step))
     if args.repeat > 1 and not args.json:
         from faultlab.output.terminal import print_repeats
 
@@ -69,35 +82,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if all(result.ok for result in results) else 1
 
 
-def _with_report(handler: Handler, args: argparse.Namespace, number: int) -> Handler:
-    """--report DIR: the HTML/markdown report listens to the same events, and writes when the run ends
-    (with --repeat N, one report per run in DIR/run-<n>)."""
-    if not args.report:
-        return handler
-    from faultlab.output.html import HtmlReport
-    from faultlab.run.events import ScenarioFinished
+def _handlers(args: argparse.Namespace, number: int) -> list[Handler]:
+    """The views of one run: the terminal or --json, and with --report DIR the HTML/markdown report
+    (with --repeat N, one per run in DIR/run-<n>)."""
+    handlers: list[Handler] = []
+    if args.json:
+        from faultlab.output.json import JsonReport
 
-    report = HtmlReport()
-    directory = Path(args.report) / f"run-{number}" if args.repeat > 1 else Path(args.report)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)  # a bad path fails before any container starts
-    except OSError as exc:
-        raise _usage(f"cannot write the report to {directory}: {exc.strerror}") from None
+        handlers.append(JsonReport(sys.stdout))
+    else:
+        from faultlab.output.terminal import TerminalReport
 
-    def both(event: Event) -> None:
-        handler(event)
-        report(event)
-        if isinstance(event, ScenarioFinished):
-            _say(f"report written: {report.write(directory)} (and report.md)")
+        handlers.append(TerminalReport(quiet=args.quiet, hints=HINTS))
+    if args.report:
+        from faultlab.output.html import HtmlReport
 
-    return both
+        directory = Path(args.report) / f"run-{number}" if args.repeat > 1 else Path(args.report)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)  # a bad path fails before any container starts
+        except OSError as exc:
+            raise _usage(f"cannot write the report to {directory}: {exc.strerror}") from None
+        handlers.append(HtmlReport(directory, lambda page: _say(f"report written: {page} (and report.md)"), HINTS))
+    return handlers
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     from faultlab.hops import HOP_KINDS, RenderContext
     from faultlab.model import scenario
 
-    plan = scenario.load(args.scenario, time_scale=args.time_scale)
+    plan = scenario.load(args.scenario, time_scale=_time_scale(args.time_scale))
     step = plan.step_named(args.step) if args.step else plan.steps[0]
     for hop in plan.topology.hops:
         ctx = RenderContext(hop.name, hop.port, hop.upstream, plan.scale)
@@ -111,22 +124,27 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
+    from faultlab.hops import FIX_FORMATS
     from faultlab.model import scenario
-    from faultlab.output import fix_text as text
-    from faultlab.tools import fix as export
+    from faultlab.output import fix_text
+    from faultlab.tools import fix
 
-    report = export.build(scenario.load(args.scenario))
-    print(text.only(report, args.format) if args.format else text.full(report), end="")
+    if args.format is not None and args.format not in FIX_FORMATS:
+        raise _usage(f"--format: no fix format {args.format!r}; the formats are {', '.join(FIX_FORMATS)}")
+    report = fix.build(scenario.load(args.scenario))
+    print(fix_text.only(report, args.format) if args.format else fix_text.full(report, HINTS), end="")
     return 0
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     import json
 
+    from faultlab.output import diagnose_text
     from faultlab.tools import diagnose
 
     result = diagnose.diagnose(diagnose.read_inputs(args.files))
-    print(json.dumps(diagnose.to_dict(result), indent=2) if args.json else diagnose.render_text(result))
+    print(json.dumps(diagnose_text.to_dict(result, HINTS), indent=2) if args.json
+          else diagnose_text.render_text(result, HINTS))
     return 0 if result.found else 1
 
 
@@ -200,9 +218,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from faultlab.model import scenario
+    from faultlab.output import explain_text
     from faultlab.tools import explain
 
-    explain.render(scenario.load(args.scenario))
+    explain_text.render(explain.explain(scenario.load(args.scenario)), hints=HINTS)
     return 0
 
 
@@ -229,6 +248,17 @@ def cmd_clean(args: argparse.Namespace) -> int:
         why = "its run is still going" if state == "alive" else "its owner cannot be checked from here"
         print(f"kept {project}: {why} (`lab clean --all` removes it anyway)")
     return 0
+
+
+def _time_scale(text: str | None) -> TimeScale | None:
+    from faultlab.units import TimeScale
+
+    if text is None:
+        return None
+    try:
+        return TimeScale.parse(text)
+    except ValueError as exc:
+        raise _usage(f"--time-scale: {exc}") from None
 
 
 def _usage(message: str) -> LabError:
@@ -264,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, gunicorn, uwsgi or traefik config")
     sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
-    sub.add_argument("--format", choices=["nginx", "ingress", "gunicorn", "uwsgi", "traefik"],
-                     help="only this target's config (default: every one that applies)")
+    # The choices come from the hop registry, checked in cmd_fix: importing it here would slow every command.
+    sub.add_argument("--format", metavar="FORMAT", help="only this target's config, ready to paste: nginx, "
+                     "ingress, gunicorn, uwsgi or traefik (default: every one that applies)")
     sub.set_defaults(func=cmd_fix)
 
     sub = commands.add_parser(

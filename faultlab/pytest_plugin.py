@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from faultlab.model.scenario import Plan, StepPlan
+from faultlab.model.plan import Plan, StepPlan
+
+if TYPE_CHECKING:
+    from faultlab.infra.stack import Stack
 
 
 class FaultlabStack:
     """The running stack of one scenario, at one step."""
 
-    def __init__(self, plan: Plan, stack, step: StepPlan) -> None:  # noqa: ANN001 - faultlab.infra.stack.Stack
+    def __init__(self, plan: Plan, stack: Stack, step: StepPlan) -> None:
         self.plan = plan
         self.step = step
         self._stack = stack
@@ -66,9 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="module")
 def faultlab_stack(request: pytest.FixtureRequest) -> Iterator[FaultlabStack]:
     from faultlab.errors import LabError
-    from faultlab.infra import compose, engine, images
-    from faultlab.infra.stack import Stack
     from faultlab.model import scenario
+    from faultlab.run.session import open_stack
 
     marker = request.node.get_closest_marker("faultlab_scenario")
     name = marker.args[0] if marker else request.config.getoption("--faultlab-scenario")
@@ -79,10 +82,7 @@ def faultlab_stack(request: pytest.FixtureRequest) -> Iterator[FaultlabStack]:
     try:
         plan = scenario.load(name)
         step = plan.step_named(step_name) if step_name else plan.steps[0]
-        client = engine.connect()
-        tags = images.ensure(client, lambda text: None)
     except LabError as exc:
         raise pytest.UsageError(f"faultlab: {exc.message}") from None
-    with Stack(plan.topology, plan.scale, tags, client, compose.find(), plan.scenario.id) as stack:
-        stack.up(step.knobs)
+    with open_stack(plan, step.knobs) as stack:
         yield FaultlabStack(plan, stack, step)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -76,6 +76,9 @@ Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(for
 Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA, mode="validation")]
 
 
+MAX_DENOMINATOR = 10_000
+
+
 @dataclass(frozen=True)
 class TimeScale:
     """lab seconds = story seconds × ratio (ratio 1 replays the write-up in real time)."""
@@ -84,12 +87,19 @@ class TimeScale:
 
     @classmethod
     def parse(cls, value: object) -> TimeScale:
+        if isinstance(value, TimeScale):
+            return value
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a time scale; write e.g. 1/30 or 0.1 or 1")
         try:
-            ratio = Fraction(str(value).strip()).limit_denominator(10_000)
+            exact = Fraction(str(value).strip())
         except (ValueError, ZeroDivisionError):
             raise ValueError(f"{value!r} is not a time scale; write e.g. 1/30 or 0.1 or 1") from None
-        if not 0 < ratio <= 1:
+        if not 0 < exact <= 1:
             raise ValueError("a time scale must be above 0 and at most 1 (1 = real time)")
+        ratio = exact.limit_denominator(MAX_DENOMINATOR)
+        if ratio == 0:
+            raise ValueError(f"{value} is too small a time scale: the smallest is 1/{MAX_DENOMINATOR}")
         return cls(ratio)
 
     def lab_s(self, story_s: float) -> float:
@@ -101,3 +111,11 @@ class TimeScale:
 
     def __str__(self) -> str:
         return str(self.ratio) if self.ratio != 1 else "1 (real time)"
+
+
+_SCALE_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^\s*\d+(\.\d+)?(\s*/\s*\d+)?\s*$"},
+                           {"type": "number", "exclusiveMinimum": 0, "maximum": 1}],
+                 "description": "lab seconds per story second, e.g. '1/30' (1 = real time)"}
+# In a scenario file: "1/30", 0.1 or 1; in the model: a TimeScale, never re-parsed along the way.
+Scale = Annotated[TimeScale, PlainValidator(TimeScale.parse), PlainSerializer(lambda scale: str(scale.ratio)),
+                  WithJsonSchema(_SCALE_SCHEMA, mode="validation")]

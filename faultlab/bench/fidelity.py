@@ -23,8 +23,8 @@ def _cpu_ns(stack, hop: str) -> int:  # noqa: ANN001 - Stack
 
 
 def measure(say: Say) -> list[Figure]:
-    chosen = target("502-keepalive", "uwsgi-keepalive-c200")
-    traffic = chosen.plan.step_named("uwsgi-keepalive-c200").traffic
+    chosen = target("keepalive-fixed", "keepalive-listen-1024")
+    traffic = chosen.plan.step_named("keepalive-listen-1024").traffic
     say(f"fidelity: -c {CONCURRENCY} -n {REQUESTS} POST through the fixed keep-alive stack")
     with running(chosen, say) as stack:
         url = stack.url(traffic.target)

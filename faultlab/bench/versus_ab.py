@@ -45,11 +45,11 @@ CASES = (
     Case("nginx 200, c200", "nginx-200", None, None, "GET", "/", b"", 200, False, 10000, 1.0),
     Case("nginx 200, c50 -k", "nginx-200", None, None, "GET", "/", b"", 50, True, 40000, 0.25),
     Case("nginx 200, c200 -k", "nginx-200", None, None, "GET", "/", b"", 200, True, 40000, 0.25),
-    Case("login POST, c50", "502-keepalive", "uwsgi-keepalive", "app", "POST", "/account/users/login/?work_s=0",
+    Case("login POST, c50", "keepalive-fixed", "keepalive", "app", "POST", "/account/users/login/?work_s=0",
          LOGIN, 50, False, 3000, 1.0),
-    Case("login POST, c200", "502-keepalive", "uwsgi-keepalive", "app", "POST", "/account/users/login/?work_s=0",
+    Case("login POST, c200", "keepalive-fixed", "keepalive", "app", "POST", "/account/users/login/?work_s=0",
          LOGIN, 200, False, 3000, 1.0),
-    Case("login POST, c50 -k", "502-keepalive", "uwsgi-keepalive", "app", "POST", "/account/users/login/?work_s=0",
+    Case("login POST, c50 -k", "keepalive-fixed", "keepalive", "app", "POST", "/account/users/login/?work_s=0",
          LOGIN, 50, True, 3000, 0.25),
 )
 

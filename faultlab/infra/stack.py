@@ -48,17 +48,21 @@ class Stack:
         self.client = client
         self.compose = compose
         self.project = f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
-        self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
-        self.config_dir.chmod(0o755)
-        self.env = {"FAULTLAB_CONFIG": str(self.config_dir), "FAULTLAB_OWNER": str(owner.current())}
-        self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in images.items()})
+        self.images = images
+        self.config_dir = Path()  # made on entering: constructing a Stack has no side effects
+        self.env: dict[str, str] = {}
         self._rendered: dict[str, dict[str, str]] = {}
         self._containers: dict[str, Container] = {}
-        self._removed = False
+        self._removed = True
 
     # lifecycle ---------------------------------------------------------------------------------
 
     def __enter__(self) -> Stack:
+        self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
+        self.config_dir.chmod(0o755)
+        self.env = {"FAULTLAB_CONFIG": str(self.config_dir), "FAULTLAB_OWNER": str(owner.current())}
+        self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in self.images.items()})
+        self._removed = False
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -81,18 +85,11 @@ class Stack:
     def apply(self, knobs: dict[str, Knobs], also_restart: list[str]) -> list[str]:
         """Render the new knobs; restart the hops whose config changed, `also_restart`, and every hop
         in front of those."""
-        changed = set(self.write(knobs)) | set(also_restart)
-        hops = self.topology.hop_names
-        deepest = max((hops.index(hop) for hop in changed), default=-1)
-        # The hops in front of a restarted one pool connections to it (traefik's idle connections,
-        # nginx's keep-alive): restart them too, so a step measures its own settings, not stale sockets.
-        restart = hops[: deepest + 1]
-        # Innermost first, each healthy before the next: nginx refuses to start while the name of
-        # its upstream does not resolve, and a stopped container's name does not.
-        for hop in reversed(restart):
+        restart = restart_order(self.topology.hop_names, set(self.write(knobs)) | set(also_restart))
+        for hop in restart:
             self._compose(["restart", "--timeout", "2", hop], 120)
             self.wait_healthy([hop])
-        return restart
+        return list(reversed(restart))
 
     def down(self) -> None:
         # Ctrl-C and SIGTERM are held (not lost) while tearing down: a second signal must not leave
@@ -184,6 +181,15 @@ class Stack:
             if ts >= since:
                 lines.append((ts, text))
         return lines
+
+
+def restart_order(hops: list[str], changed: set[str]) -> list[str]:
+    """Which hops to restart for a step, in the order to restart them: the changed ones and every hop
+    in front of them (they pool connections to it: traefik's idle connections, nginx's keep-alive, so a
+    step measures its own settings, not stale sockets), innermost first (nginx refuses to start while
+    the name of its upstream does not resolve, and a stopped container's name does not)."""
+    deepest = max((hops.index(hop) for hop in changed), default=-1)
+    return list(reversed(hops[: deepest + 1]))
 
 
 def _docker_time(stamp: str) -> float:

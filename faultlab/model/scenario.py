@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,10 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from faultlab import paths
 from faultlab.errors import InputError
 from faultlab.hops import HOP_KINDS, Knobs
+from faultlab.model.plan import Plan, StepPlan
 from faultlab.model.topology import Topology, load_topology
-from faultlab.units import Duration, Size, TimeScale, format_duration, format_size
+from faultlab.units import Duration, Scale, Size, TimeScale, format_duration, format_size
 
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
+# Headers the lab's clients write themselves: a scenario that sets one would break the request id or the framing.
+MANAGED_HEADERS = frozenset({"x-request-id", "content-length", "transfer-encoding", "connection", "host"})
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class _Model(BaseModel):
@@ -100,6 +103,21 @@ class _TrafficBase(_Model):
     headers: dict[str, str] = {}
     header_sizes: dict[str, Size] = {}  # headers filled to a size, e.g. {Cookie: 6KiB} (a big cookie)
 
+    @field_validator("headers", "header_sizes")
+    @classmethod
+    def _headers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if name.lower() in MANAGED_HEADERS:
+                raise ValueError(f"{name}: the lab's clients set this header themselves (X-Request-ID on every "
+                                 "request; Content-Length, Transfer-Encoding and Connection from `transfer` and "
+                                 "`keepalive`)")
+            if not _TOKEN.match(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+        for name, text in value.items():
+            if isinstance(text, str) and ("\r" in text or "\n" in text):
+                raise ValueError(f"{name}: a header value cannot hold a line break")
+        return value
+
     def all_headers(self) -> dict[str, str]:
         padded = {name: "x" * size for name, size in self.header_sizes.items()}
         return {**self.headers, **padded}
@@ -167,49 +185,15 @@ class Scenario(_Model):
     title: str
     source: Source
     topology: str
-    time_scale: str = "1"
+    time_scale: Scale = TimeScale.parse("1")
     summary: str
     notes: str = ""
     knobs: dict[str, dict[str, Any]] = {}
     traffic: Traffic
     steps: list[Step] = Field(min_length=1)
 
-    @field_validator("time_scale", mode="before")
-    @classmethod
-    def _scale(cls, value: object) -> str:
-        TimeScale.parse(value)
-        return str(value)
-
 
 _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)
-
-
-@dataclass(frozen=True)
-class StepPlan:
-    index: int
-    step: Step
-    knobs: dict[str, Knobs]  # every hop's effective knobs during this step
-    traffic: UploadTraffic | LoadTraffic
-    changed: tuple[str, ...]  # hops whose knobs differ from the previous step
-
-
-@dataclass(frozen=True)
-class Plan:
-    scenario: Scenario
-    path: Path
-    topology: Topology
-    scale: TimeScale
-    steps: tuple[StepPlan, ...]
-
-    def step_named(self, name: str) -> StepPlan:
-        for plan in self.steps:
-            if plan.step.name == name:
-                return plan
-        names = [plan.step.name for plan in self.steps]
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"scenario {self.scenario.id!r} has no step {name!r}.{hint}",
-                         tip=f"its steps are: {', '.join(names)}")
 
 
 def available() -> dict[str, Path]:
@@ -231,7 +215,8 @@ def resolve(id_or_path: str) -> Path:
     raise InputError(f"unknown scenario {id_or_path!r}.{hint}", tip="`lab list` shows every scenario")
 
 
-def load(id_or_path: str, *, time_scale: str | None = None) -> Plan:
+def load(id_or_path: str, *, time_scale: TimeScale | None = None) -> Plan:
+    """Load and validate a scenario (an id from scenarios/ or a file path); `time_scale` overrides the file's."""
     path = resolve(id_or_path)
     try:
         document = yaml.safe_load(path.read_text())
@@ -246,20 +231,16 @@ def load(id_or_path: str, *, time_scale: str | None = None) -> Plan:
         scenario = Scenario.model_validate(document)
     except ValidationError as exc:
         raise InputError(f"{path}: {_first_error(exc, document)}") from None
-    if time_scale is not None:
-        try:
-            TimeScale.parse(time_scale)
-        except ValueError as exc:
-            raise InputError(f"--time-scale: {exc}") from None
-    scale = TimeScale.parse(time_scale if time_scale is not None else scenario.time_scale)
+    scale = time_scale if time_scale is not None else scenario.time_scale
     try:
         topology = load_topology(scenario.topology)
     except InputError as exc:
         raise InputError(f"{path}: topology: {exc.message}", tip=exc.tip) from None
-    return Plan(scenario, path, topology, scale, _plan_steps(scenario, path, topology))
+    return Plan(scenario, path, topology, scale, _plan_steps(scenario, document, path, topology))
 
 
-def _plan_steps(scenario: Scenario, path: Path, topology: Topology) -> tuple[StepPlan, ...]:
+def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path,
+                topology: Topology) -> tuple[StepPlan, ...]:
     hops = topology.hop_names
 
     def check_hop(name: str | None, where: str) -> None:
@@ -291,7 +272,8 @@ def _plan_steps(scenario: Scenario, path: Path, topology: Topology) -> tuple[Ste
                 origin = "knobs" if index == 0 and hop.name not in step.change else f"{where}.change"
                 raise InputError(f"{path}: {origin}.{hop.name} ({hop.kind}): {_first_error(exc)}") from None
         try:
-            traffic = _TRAFFIC.validate_python(_merge(scenario.traffic.model_dump(), step.traffic))
+            # Merged as written in the file: a value goes through its validator once, never through the display form.
+            traffic = _TRAFFIC.validate_python(_merge(document["traffic"], step.traffic))
         except ValidationError as exc:
             raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None
         check_hop(traffic.target, f"{where}.traffic.target")

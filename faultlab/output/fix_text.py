@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from faultlab.errors import InputError
 from faultlab.hops import Snippet
-from faultlab.tools.fix import Change, Fix, FixReport
+from faultlab.model.plan import KnobChange
+from faultlab.output import words
+from faultlab.output.words import Hints
+from faultlab.tools.fix import Fix, FixReport
 
 _COMMENT = {"uwsgi": ";"}  # every other target's config (and the shell) comments with "#"
 
 
-def _by_hop(changes: tuple[Change, ...], indent: str) -> list[str]:
+def _by_hop(changes: tuple[KnobChange, ...], indent: str) -> list[str]:
     width = max((len(change.hop) for change in changes), default=0)
-    return [f"{indent}{change.hop:<{width}}  {change}" for change in changes]
+    return [f"{indent}{change.hop:<{width}}  {words.change(change)}" for change in changes]
 
 
 def _snippet(snippet: Snippet) -> str:
@@ -25,17 +28,17 @@ def _fix(fix: Fix, label: str) -> list[str]:
     if len(fix.stages) > 1:
         lines.append("  In the order the story met them:")
         for number, stage in enumerate(fix.stages, 1):
-            what = "; ".join(f"{change.hop} {change}" for change in stage.changes) or "no config change"
+            what = words.changes(stage.changes)
             lines.append(f"    {number}. {stage.step}: {what}")
     if fix.carried:
-        carried = "; ".join(f"{change.hop} {change}" for change in fix.carried)
+        carried = words.changes(fix.carried)
         lines.append(f"  Not part of this fix (left over from the fix before when the lab measured it): {carried}")
     lines.append("")
     lines += [_snippet(snippet) for snippet in fix.snippets]
     return lines
 
 
-def full(report: FixReport) -> str:
+def full(report: FixReport, hints: Hints | None = None) -> str:
     lines = [f"{report.scenario_id}: {report.title}", "",
              f"Broken (step {report.broken_step}): {report.broken_says}", ""]
     if not report.fixes:
@@ -46,10 +49,12 @@ def full(report: FixReport) -> str:
         lines += _fix(fix, label)
     if report.wrong_fixes:
         lines.append("Tempting but does not help:")
-        lines += [f"  ✗ {wrong.step}: {wrong.says}" for wrong in report.wrong_fixes]
+        for wrong in report.wrong_fixes:
+            lines.append(f"  ✗ {wrong.step}: {wrong.says}")
+            lines.append(f"      {words.changes(wrong.changes)}")
         lines.append("")
-    if report.formats:
-        lines.append(f"One format alone: lab fix {report.scenario_id} --format {{{','.join(report.formats)}}}")
+    if report.formats and hints is not None:
+        lines.append(f"One format alone: {hints.fix(report.scenario_id, choices=report.formats)}")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

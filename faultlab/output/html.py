@@ -8,6 +8,7 @@ status charts (inline SVG) are inside it, so it opens from a USB stick or a CI a
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,23 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from faultlab.hops import Setting
+from faultlab.model.plan import Plan
+from faultlab.output import words
 from faultlab.output.chart import Legend, duration, legend, status_chart
-from faultlab.run.events import Event, ScenarioFinished, ScenarioResult, ScenarioStarted, StepResult, StepStarted
+from faultlab.output.words import CheckText, Hints
+from faultlab.run.events import (
+    Event,
+    Interrupted,
+    RunFailed,
+    ScenarioFinished,
+    ScenarioResult,
+    ScenarioStarted,
+    StepResult,
+    StepStarted,
+)
 from faultlab.run.evidence import LogLine, TraceHop, format_trace
 from faultlab.run.traffic.load import PERCENTILES
-from faultlab.run.verdict import Check, is_failure
+from faultlab.run.verdict import AnsweredByCheck, is_failure
 
 FAILING_SHOWN = 5  # requests whose trace and log lines the report shows, per step
 LINES_SHOWN = 5  # log lines per expectation
@@ -68,7 +81,7 @@ class StepView:
     first: bool  # the first step shows every setting, later ones what changed
     settings: list[SettingRow]
     restarted: list[str]
-    checks: list[Check]
+    checks: list[tuple[bool, CheckText]]
     expected: str
     seen: str
     answered_by: str
@@ -83,22 +96,44 @@ class StepView:
 
 
 class HtmlReport:
-    def __init__(self) -> None:
+    """Writes DIR/index.html and DIR/report.md when the run's stream closes: after a finished run, and
+    also after a failed or interrupted one (the page then says so and shows the steps that finished)."""
+
+    def __init__(self, directory: Path | None = None, on_written: Callable[[Path], None] | None = None,
+                 hints: Hints | None = None) -> None:
+        self.directory = directory
+        self.on_written = on_written
+        self.hints = hints
         self.started: ScenarioStarted | None = None
         self.result: ScenarioResult | None = None
+        self.ending: str | None = None  # None: finished; else why the run stopped early
         self._step_starts: list[StepStarted] = []
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, ScenarioStarted):
-            self.started = event
-        elif isinstance(event, StepStarted):
-            self._step_starts.append(event)
-        elif isinstance(event, ScenarioFinished):
-            self.result = event.result
+    def start(self) -> None:
+        self.started, self.result, self.ending, self._step_starts = None, None, None, []
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case ScenarioStarted():
+                self.started = event
+            case StepStarted():
+                self._step_starts.append(event)
+            case ScenarioFinished(result=result):
+                self.result = result
+            case RunFailed(result=result, error=error):
+                self.result, self.ending = result, f"the run failed: {error}"
+            case Interrupted(result=result):
+                self.result, self.ending = result, "the run was interrupted"
+
+    def close(self) -> None:
+        if self.directory is not None and self.started is not None and self.result is not None:
+            page = self.write(self.directory)
+            if self.on_written is not None:
+                self.on_written(page)
 
     def write(self, directory: Path) -> Path:
         """Write index.html and report.md into directory (created if needed); returns the page's path."""
-        assert self.started is not None and self.result is not None, "the run emitted no ScenarioFinished"
+        assert self.started is not None and self.result is not None, "the run has not started"
         context = self._context()
         directory.mkdir(parents=True, exist_ok=True)
         environment = _environment()
@@ -124,10 +159,19 @@ class HtmlReport:
             "real_time": real_time,
             "scale": str(plan.scale),
             "partial": len(self.started.steps) < len(plan.steps),
+            "ending": self.ending,
+            "rerun": self._rerun(plan),
             "steps": views,
             "passed": sum(view.ok for view in views),
             "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         }
+
+
+    def _rerun(self, plan: Plan) -> str | None:
+        if self.hints is None or self.started is None:
+            return None
+        step = self.started.steps[0].name if len(self.started.steps) < len(plan.steps) else None
+        return self.hints.report(plan.scenario.id, step, "DIR")
 
 
 def _step_view(started: StepStarted, result: StepResult, previous: dict[str, list[Setting]] | None,
@@ -151,12 +195,14 @@ def _step_view(started: StepStarted, result: StepResult, previous: dict[str, lis
         latency = [(f"p{p}" if p < 100 else "max", getattr(load, f"p{p}")) for p in PERCENTILES
                    if getattr(load, f"p{p}") is not None]
         load_line = f"{load.total} requests in {duration(load.wall_s)} ({load.req_per_s:.0f} req/s)"
-    answered = next((c.observed for c in result.checks if c.what == "answered by"), "—")
+    texts = [words.check(check) for check in result.checks]
+    answered = next((words.check(c).observed for c in result.checks if isinstance(c, AnsweredByCheck)), "—")
     return StepView(
         number=started.number, total=started.total, name=result.plan.step.name, role=result.plan.step.role,
         says=result.plan.step.says, ok=result.ok, wall_s=result.wall_s, traffic=traffic,
         first=previous is None, settings=_settings(started.settings, previous), restarted=started.restarted,
-        checks=result.checks, expected=result.checks[0].expected, seen=result.checks[0].observed,
+        checks=[(check.ok, text) for check, text in zip(result.checks, texts, strict=True)],
+        expected=texts[0].expected, seen=texts[0].observed,
         answered_by=answered, outcomes=legend(records), chart=Markup(status_chart(records)),  # escaped as built
         latency=latency, load_line=load_line, requests_total=len(records), failing_total=len(failing),
         shown=shown, matched=matched)

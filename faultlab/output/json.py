@@ -1,32 +1,53 @@
-"""`lab run --json`: the run's result as one JSON document, for tools."""
+"""`run --json`: the run's result as one JSON document, for tools — also for a run that failed or was
+interrupted (`ok` false and `ended` says why)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
+from enum import Enum
 from typing import Any, TextIO
 
-from faultlab.run.events import Event, ScenarioFinished, ScenarioResult, StackUp
+from faultlab.run.events import Event, Interrupted, RunFailed, ScenarioFinished, ScenarioResult, StackUp
+from faultlab.run.verdict import Check
 
 
 class JsonReport:
-    def __init__(self) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
         self.result: ScenarioResult | None = None
         self.stack_up_s: float | None = None
+        self.ended = "finished"
+        self.error: str | None = None
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, StackUp):
-            self.stack_up_s = event.seconds
-        if isinstance(event, ScenarioFinished):
-            self.result = event.result
+    def start(self) -> None:
+        self.result, self.stack_up_s, self.ended, self.error = None, None, "finished", None
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case StackUp(seconds=seconds):
+                self.stack_up_s = seconds
+            case ScenarioFinished(result=result):
+                self.result = result
+            case RunFailed(result=result, error=error):
+                self.result, self.ended, self.error = result, "failed", error
+            case Interrupted(result=result):
+                self.result, self.ended = result, "interrupted"
+
+    def close(self) -> None:
+        if self.result is not None:
+            self.dump(self.stream or sys.stdout)
 
     def document(self) -> dict[str, Any]:
-        assert self.result is not None, "the run emitted no ScenarioFinished"
+        assert self.result is not None, "the run has not ended"
         result = self.result
         return {
             "scenario": result.plan.scenario.id,
             "time_scale": str(result.plan.scale.ratio),
-            "ok": result.ok,
+            "ok": result.ok and self.ended == "finished",
+            "ended": self.ended,
+            "error": self.error,
             "wall_s": round(result.wall_s, 3),
             "stack_up_s": round(self.stack_up_s, 3) if self.stack_up_s is not None else None,
             "steps": [
@@ -34,7 +55,7 @@ class JsonReport:
                     "name": step.plan.step.name,
                     "ok": step.ok,
                     "wall_s": round(step.wall_s, 3),
-                    "checks": [vars(check) for check in step.checks],
+                    "checks": [check_data(check) for check in step.checks],
                     "load": dataclasses.asdict(step.load) if step.load else None,
                     "requests": [
                         {
@@ -44,7 +65,8 @@ class JsonReport:
                             "started_at": round(r.record.started_at, 6),
                             "elapsed_s": round(r.record.elapsed_s, 3),
                             "answered_by": r.answered_by,
-                            "trace": [{"hop": t.hop, "status": t.status, "log": t.log} for t in r.trace],
+                            "trace": [{"hop": t.hop, "status": t.status, "log": t.log, "line": t.line}
+                                      for t in r.trace],
                         }
                         for r in step.requests
                     ],
@@ -54,5 +76,22 @@ class JsonReport:
         }
 
     def dump(self, stream: TextIO) -> None:
-        json.dump(self.document(), stream, indent=2)
+        json.dump(self.document(), stream, indent=2, default=_plain)
         stream.write("\n")
+
+
+def check_data(check: Check) -> dict[str, Any]:
+    """A check as data: its kind and fields (counts as {name: count})."""
+    data = {"kind": check.kind.value, **dataclasses.asdict(check)}
+    for name in ("outcomes", "others", "origins"):
+        if name in data:
+            data[name] = dict(data[name])
+    return data
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "model_dump"):
+        return value.model_dump()  # type: ignore[no-any-return]
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -12,18 +12,25 @@ from rich.table import Table
 from rich.text import Text
 
 from faultlab.hops import Setting
+from faultlab.output import words
+from faultlab.output.words import Hints
 from faultlab.run.events import (
+    BatchDone,
     Event,
-    Progress,
+    ImageProgress,
+    Interrupted,
+    RunFailed,
     ScenarioFinished,
     ScenarioResult,
     ScenarioStarted,
+    StackStarting,
     StackUp,
     StepFinished,
     StepStarted,
     TrafficProgress,
 )
 from faultlab.run.evidence import format_trace
+from faultlab.run.verdict import AnsweredByCheck
 from faultlab.units import TimeScale
 
 OK = "[green]✔[/]"
@@ -33,21 +40,46 @@ BAD = "[red]✘[/]"
 class TerminalReport:
     """`quiet` (for CI logs) keeps only the summary table and the verdict; live progress shows only on a terminal."""
 
-    def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console | None = None, *, quiet: bool = False, hints: Hints | None = None) -> None:
         self.console = console or _console()
         self.quiet = quiet
+        self.hints = hints
         self._live: Live | None = None
         self._previous: dict[str, list[Setting]] | None = None
         self._scenario_traffic: object = None
         self._scale: TimeScale | None = None
         self._started = time.monotonic()
 
-    def __call__(self, event: Event) -> None:
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
-        if handler:
-            handler(event)
+    def start(self) -> None:
+        self._previous = None
+        self._started = time.monotonic()
 
-    def _on_TrafficProgress(self, event: TrafficProgress) -> None:  # noqa: N802
+    def handle(self, event: Event) -> None:
+        match event:
+            case ScenarioStarted():
+                self._scenario_started(event)
+            case ImageProgress(text=text):
+                self._print(f"  [dim]{escape(text)}[/]")
+            case StackStarting(project=project, containers=containers):
+                self._print(f"  [dim]starting {containers} containers as project {escape(project)}[/]")
+            case StackUp():
+                self._print(f"  [dim]stack up in {event.seconds:.1f} s at {event.url}[/]")
+            case StepStarted():
+                self._step_started(event)
+            case TrafficProgress():
+                self._traffic_progress(event)
+            case BatchDone():
+                verdict = ": enough to judge, no more batches" if event.enough and event.batch < event.batches else ""
+                self._print(f"  [dim]batch {event.batch}/{event.batches}: {event.failed} of {event.sent} requests "
+                            f"failed so far{verdict}[/]")
+            case StepFinished():
+                self._step_finished(event)
+            case ScenarioFinished():
+                self._scenario_finished(event)
+            case RunFailed() | Interrupted():
+                self.close()  # the CLI says what happened, in one line
+
+    def _traffic_progress(self, event: TrafficProgress) -> None:
         if self.quiet or not self.console.is_terminal:
             return
         text = Text(f"  {_progress_line(event)}", style="dim")
@@ -63,10 +95,7 @@ class TerminalReport:
             self._live.stop()
             self._live = None
 
-    def _on_Progress(self, event: Progress) -> None:  # noqa: N802
-        self._print(f"  [dim]{escape(event.text)}[/]")
-
-    def _on_ScenarioStarted(self, event: ScenarioStarted) -> None:  # noqa: N802
+    def _scenario_started(self, event: ScenarioStarted) -> None:
         plan = event.plan
         scenario = plan.scenario
         chain = " → ".join(["client", *plan.topology.hop_names])
@@ -87,10 +116,7 @@ class TerminalReport:
             self._print(f"  steps     only {', '.join(s.step.name for s in event.steps)} "
                                "(earlier steps' changes applied, not run)")
 
-    def _on_StackUp(self, event: StackUp) -> None:  # noqa: N802
-        self._print(f"  [dim]stack up in {event.seconds:.1f} s at {event.url}[/]")
-
-    def _on_StepStarted(self, event: StepStarted) -> None:  # noqa: N802
+    def _step_started(self, event: StepStarted) -> None:
         step = event.plan.step
         if not self.quiet:
             self.console.print()
@@ -125,17 +151,18 @@ class TerminalReport:
             self._print(f"  [dim]restarted {', '.join(event.restarted)}[/]")
         self._previous = event.settings
 
-    def _on_StepFinished(self, event: StepFinished) -> None:  # noqa: N802
+    def _step_finished(self, event: StepFinished) -> None:
         self.close()
         result = event.result
         for check in result.checks:
             mark = OK if check.ok else BAD
-            if check.what.startswith("log at"):
-                self._print(f"  {mark} {escape(check.what)} ~ {escape(check.expected)}")
-                self._print(f"      [dim]{escape(check.observed)}[/]")
+            text = words.check(check)
+            if text.is_log:
+                self._print(f"  {mark} {escape(text.label)} ~ {escape(text.expected)}")
+                self._print(f"      [dim]{escape(text.observed)}[/]")
             else:
-                self._print(f"  {mark} {escape(check.what)}: expected {escape(check.expected)}, "
-                            f"saw [bold]{escape(check.observed)}[/]")
+                self._print(f"  {mark} {escape(text.label)}: expected {escape(text.expected)}, "
+                            f"saw [bold]{escape(text.observed)}[/]")
         if result.load:
             load = result.load
             statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(load.by_status.items()))
@@ -156,7 +183,7 @@ class TerminalReport:
         if always or not self.quiet:
             self.console.print(text, soft_wrap=True)
 
-    def _on_ScenarioFinished(self, event: ScenarioFinished) -> None:  # noqa: N802
+    def _scenario_finished(self, event: ScenarioFinished) -> None:
         self.close()
         result = event.result
         self.console.print()
@@ -164,19 +191,19 @@ class TerminalReport:
         for column in ("step", "expected", "seen", "answered by", "wall", ""):
             table.add_column(column)
         for step in result.steps:
-            status = step.checks[0]
-            answered = next((c for c in step.checks if c.what == "answered by"), None)
-            table.add_row(step.plan.step.name, status.expected, status.observed,
-                          answered.observed if answered else "—", f"{step.wall_s:.1f} s",
+            status = words.check(step.outcome)
+            answered = next((words.check(c) for c in step.checks if isinstance(c, AnsweredByCheck)), None)
+            table.add_row(escape(step.plan.step.name), escape(status.expected), escape(status.observed),
+                          escape(answered.observed) if answered else "—", f"{step.wall_s:.1f} s",
                           OK if step.ok else BAD)
         self.console.print(table)
         passed = sum(step.ok for step in result.steps)
         colour = "green" if result.ok else "red"
         self._print(f"[{colour}]{passed}/{len(result.steps)} steps matched[/] in {result.wall_s:.1f} s "
                     f"(stack, traffic and teardown); project {result.project} removed", always=True)
-        if not result.ok:
-            self.console.print("Tip: rerun one step with `lab run "
-                               f"{result.plan.scenario.id} --step <name>`; the trace lines show which hop answered.")
+        if not result.ok and self.hints is not None:
+            self.console.print(f"Tip: rerun one step with `{self.hints.run(result.plan.scenario.id, '<name>')}`; "
+                               "the trace lines show which hop answered.", markup=False)
 
 
 def _console() -> Console:
@@ -203,7 +230,7 @@ def _progress_line(event: TrafficProgress) -> str:
 
 
 def print_repeats(results: list[ScenarioResult], console: Console | None = None) -> None:
-    """`lab run --repeat N`: one row per run, one column per step, and how often each step flaked."""
+    """`run --repeat N`: one row per run, one column per step, and how often each step flaked."""
     console = console or _console()
     steps = [step.plan.step.name for step in results[0].steps]
     table = Table(title=f"{results[0].plan.scenario.id}: {len(results)} runs", title_justify="left")
@@ -212,8 +239,7 @@ def print_repeats(results: list[ScenarioResult], console: Console | None = None)
         table.add_column(name)
     table.add_column("wall")
     for number, result in enumerate(results, 1):
-        cells = [f"{OK} {step.checks[0].observed}" if step.ok else f"{BAD} {step.checks[0].observed}"
-                 for step in result.steps]
+        cells = [f"{OK if step.ok else BAD} {escape(words.check(step.outcome).observed)}" for step in result.steps]
         table.add_row(str(number), *cells, f"{result.wall_s:.0f} s")
     console.print(table)
     passed = sum(result.ok for result in results)

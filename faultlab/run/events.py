@@ -1,40 +1,40 @@
-"""A run is a stream of typed events; the terminal view and --json are handlers of that one stream."""
+"""A run is a stream of typed events; the terminal view, --json, the HTML report and the pytest plugin
+are handlers of that one stream.
+
+Every handler is started before the first event and closed after the last one, whatever happens: a run
+that fails or is interrupted sends `RunFailed` or `Interrupted` (with what was done so far) instead of
+`ScenarioFinished`, so a report is still written, marked so.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from faultlab.hops import Setting
-from faultlab.model.scenario import Plan, StepPlan
+from faultlab.model.plan import Plan, StepPlan
 from faultlab.run.evidence import Evidence, TraceHop
 from faultlab.run.traffic import RequestRecord
 from faultlab.run.traffic.load import LoadSummary
-from faultlab.run.verdict import Check
-
-
-@dataclass(frozen=True)
-class Progress:
-    text: str  # setup progress: engine, images, stack
-
-
-@dataclass(frozen=True)
-class TrafficProgress:
-    """A step's traffic while it runs (about 5 times a second): for live progress, never for verdicts."""
-
-    done: int  # requests finished
-    total: int
-    elapsed_s: float
-    by_status: dict[int, int]
-    failed: int  # no HTTP response
-    bytes_sent: int = 0  # uploads: body bytes out so far, of bytes_total
-    bytes_total: int = 0
+from faultlab.run.verdict import Check, OutcomeCheck
 
 
 @dataclass(frozen=True)
 class ScenarioStarted:
     plan: Plan
     steps: tuple[StepPlan, ...]  # the ones this run executes
+
+
+@dataclass(frozen=True)
+class ImageProgress:
+    text: str  # what the image check or build is doing (a build takes a minute on a fresh machine)
+
+
+@dataclass(frozen=True)
+class StackStarting:
+    project: str
+    containers: int
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,30 @@ class StepStarted:
     total: int
     settings: dict[str, list[Setting]]  # every hop's effective settings during this step
     restarted: list[str]
+
+
+@dataclass(frozen=True)
+class TrafficProgress:
+    """A step's traffic while it runs (about 5 times a second): for live progress, never for verdicts."""
+
+    done: int  # requests finished
+    total: int
+    elapsed_s: float
+    by_status: dict[int, int]
+    failed: int  # no HTTP response
+    bytes_sent: int = 0  # uploads: body bytes out so far, of bytes_total
+    bytes_total: int = 0
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """A race step sends up to N batches and stops once it has seen enough failures to judge."""
+
+    batch: int
+    batches: int
+    failed: int  # so far, over every batch
+    sent: int
+    enough: bool
 
 
 @dataclass
@@ -73,6 +97,13 @@ class StepResult:
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
 
+    @property
+    def outcome(self) -> OutcomeCheck:
+        """The statuses at the client: the check every step has."""
+        first = self.checks[0]
+        assert isinstance(first, OutcomeCheck)
+        return first
+
 
 @dataclass(frozen=True)
 class StepFinished:
@@ -82,7 +113,7 @@ class StepFinished:
 @dataclass
 class ScenarioResult:
     plan: Plan
-    project: str
+    project: str = ""  # the compose project, once the stack exists
     steps: list[StepResult] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -96,5 +127,64 @@ class ScenarioFinished:
     result: ScenarioResult
 
 
-Event = Progress | TrafficProgress | ScenarioStarted | StackUp | StepStarted | StepFinished | ScenarioFinished
-Handler = Callable[[Event], None]
+@dataclass(frozen=True)
+class RunFailed:
+    result: ScenarioResult  # the steps finished before the failure
+    error: str  # one sentence: what went wrong
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    result: ScenarioResult  # the steps finished before Ctrl-C or SIGTERM
+
+
+Event = (ScenarioStarted | ImageProgress | StackStarting | StackUp | StepStarted | TrafficProgress | BatchDone
+         | StepFinished | ScenarioFinished | RunFailed | Interrupted)
+
+
+class Handler(Protocol):
+    def start(self) -> None: ...
+
+    def handle(self, event: Event) -> None: ...
+
+    def close(self) -> None:
+        """After the last event: finish the view (end a live line, write a report). Always called."""
+        ...
+
+
+class Handlers:
+    """Several handlers as one stream: each is started, gets every event, and is closed in any case."""
+
+    def __init__(self, handlers: Sequence[Handler]) -> None:
+        self.handlers = list(handlers)
+
+    def __enter__(self) -> Handlers:
+        for handler in self.handlers:
+            handler.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handler in self.handlers:
+            handler.close()
+
+    def __call__(self, event: Event) -> None:
+        for handler in self.handlers:
+            handler.handle(event)
+
+
+
+
+class Recorder:
+    """A handler that keeps every event (for tests and for library users who look at the stream after)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def start(self) -> None:
+        self.events = []
+
+    def handle(self, event: Event) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        return None

@@ -12,10 +12,11 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from faultlab.hops import HOP_KINDS
-from faultlab.infra.stack import Stack
 from faultlab.model.scenario import LogSignature
+from faultlab.model.topology import Topology
 
 ENTRY_LOG_WAIT_S = 5.0
 # A hop that passed a request on while the next hop has no line for it yet: the line may still be on its
@@ -23,6 +24,17 @@ ENTRY_LOG_WAIT_S = 5.0
 # never come (a killed worker logs nothing). Waiting this long tells the two apart; without it, a late
 # line moved "answered by" one hop outwards now and then (2 of 440 runs under heavy load).
 INNER_LOG_WAIT_S = 1.5
+
+
+class LogSource(Protocol):
+    """Where a step's log lines come from: a running stack (infra.stack.Stack), or lines kept from a run."""
+
+    @property
+    def topology(self) -> Topology: ...
+
+    def logs(self, hop: str, since: float) -> list[tuple[float, str]]:
+        """The hop's stdout and stderr lines since `since`, as (epoch timestamp, text)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -130,11 +142,11 @@ class Evidence:
         return bool(self.matching(signature.hop, signature.match, signature.stream))
 
 
-def _read(stack: Stack, hop: str, kind: str, since: float) -> tuple[list[LogLine], list[AccessEvent]]:
+def _read(source: LogSource, hop: str, kind: str, since: float) -> tuple[list[LogLine], list[AccessEvent]]:
     """One hop's lines, each parsed once by its kind: access lines also become events."""
     parse = HOP_KINDS[kind].parse_access
     lines, events = [], []
-    for ts, text in stack.logs(hop, since):
+    for ts, text in source.logs(hop, since):
         fields = parse(text)
         lines.append(LogLine(hop, "access" if fields else "error", ts, text))
         if fields:
@@ -142,24 +154,24 @@ def _read(stack: Stack, hop: str, kind: str, since: float) -> tuple[list[LogLine
     return lines, events
 
 
-def collect(stack: Stack, since: float, request_ids: list[str], *, start: str | None,
+def collect(source: LogSource, since: float, request_ids: list[str], *, start: str | None,
             wanted: Sequence[LogSignature], patience_s: float) -> Evidence:
     """Every hop's logs since `since`. Waits (briefly) until the hop the client talked to has logged
     every request, and (up to `patience_s`) until each wanted line has appeared: a hop may log after
     the client has its answer, e.g. an app finishing a request whose client left."""
-    names = stack.topology.hop_names
+    names = source.topology.hop_names
     hops = names[names.index(start):] if start else names
     started = time.monotonic()
     settled_at: float | None = None  # when the entry hop and the wanted lines were all there
     while True:
         lines: list[LogLine] = []
         access: list[AccessEvent] = []
-        for hop in stack.topology.hops:
-            hop_lines, hop_events = _read(stack, hop.name, hop.kind, since)
+        for hop in source.topology.hops:
+            hop_lines, hop_events = _read(source, hop.name, hop.kind, since)
             lines += hop_lines
             access += hop_events
         evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access,
-                            {hop.name: hop.kind for hop in stack.topology.hops})
+                            {hop.name: hop.kind for hop in source.topology.hops})
         waited = time.monotonic() - started
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (

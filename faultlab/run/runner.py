@@ -1,22 +1,34 @@
-"""The one path: scenario plan → images → stack → traffic → evidence → verdict, as a stream of events."""
+"""The one path: scenario plan → images → stack → traffic → evidence → verdict, as a stream of events.
+
+No output code here: what a user sees is the handlers' business (output/). A run that fails or is
+interrupted still ends the stream (RunFailed / Interrupted), and every handler is closed.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
+from faultlab.errors import LabError
 from faultlab.hops import HOP_KINDS, RenderContext, Setting
-from faultlab.infra import compose, engine, images
 from faultlab.infra.stack import Stack
-from faultlab.model.scenario import Expect, LoadTraffic, Plan, StepPlan
+from faultlab.model.plan import Plan, StepPlan
+from faultlab.model.scenario import Expect, LoadTraffic
 from faultlab.run.events import (
+    BatchDone,
+    Event,
     Handler,
-    Progress,
+    Handlers,
+    ImageProgress,
+    Interrupted,
     RequestResult,
+    RunFailed,
     ScenarioFinished,
     ScenarioResult,
     ScenarioStarted,
+    StackStarting,
     StackUp,
     StepFinished,
     StepResult,
@@ -24,6 +36,7 @@ from faultlab.run.events import (
     TrafficProgress,
 )
 from faultlab.run.evidence import Evidence, collect
+from faultlab.run.session import open_stack
 from faultlab.run.traffic import RequestRecord, send_uploads
 from faultlab.run.traffic.load import LoadProgress, LoadSpec, run_load, summarize
 from faultlab.run.verdict import is_failure, judge
@@ -31,18 +44,41 @@ from faultlab.run.verdict import is_failure, judge
 CLIENT_TIMEOUT_MARGIN_S = 60.0
 LOG_WAIT_MARGIN_S = 5.0
 
+Emit = Callable[[Event], None]
 
-def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioResult:
+
+def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None = None) -> ScenarioResult:
+    """Run the scenario (or one step of it, earlier steps' changes applied) and judge every step."""
     steps = (plan.step_named(only_step),) if only_step else plan.steps
-    client = engine.connect()
-    compose_cli = compose.find()
+    result = ScenarioResult(plan)
+    with Handlers(handlers) as emit:
+        try:
+            _run(plan, steps, result, emit)
+        except KeyboardInterrupt:
+            emit(Interrupted(result))
+            raise
+        except LabError as exc:
+            emit(RunFailed(result, exc.message))
+            raise
+        except Exception as exc:
+            emit(RunFailed(result, f"{type(exc).__name__}: {exc}"))
+            raise
+        emit(ScenarioFinished(result))
+    return result
+
+
+def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: Emit) -> None:
     emit(ScenarioStarted(plan, steps))
-    tags = images.ensure(client, lambda text: emit(Progress(text)))
     started = time.monotonic()
-    with Stack(plan.topology, plan.scale, tags, client, compose_cli, plan.scenario.id) as stack:
-        result = ScenarioResult(plan, stack.project)
-        emit(Progress(f"starting {len(plan.topology.hops)} containers as project {stack.project}"))
-        stack.up(steps[0].knobs)
+
+    def starting(stack: Stack) -> None:
+        nonlocal started
+        started = time.monotonic()  # the run's wall time starts with the stack, after the image check
+        result.project = stack.project
+        emit(StackStarting(stack.project, len(plan.topology.hops)))
+
+    with open_stack(plan, steps[0].knobs, on_progress=lambda text: emit(ImageProgress(text)),
+                    on_starting=starting) as stack:
         emit(StackUp(stack.project, stack.url(), time.monotonic() - started))
         unsettled: list[str] = []
         for number, step in enumerate(steps, 1):
@@ -58,18 +94,15 @@ def run(plan: Plan, emit: Handler, *, only_step: str | None = None) -> ScenarioR
                                       evidence.explained(r.request_id, r.status,
                                                          (r.started_at, r.started_at + r.elapsed_s)))
                         for r in records]
-            is_load = isinstance(step.traffic, LoadTraffic)
-            load = summarize(records, traffic_s) if is_load else None
+            load = summarize(records, traffic_s) if isinstance(step.traffic, LoadTraffic) else None
             result.steps.append(StepResult(step, judge(step.step.expect, records, evidence), requests,
                                            time.monotonic() - step_started, load, evidence))
             emit(StepFinished(result.steps[-1]))
-            unsettled = _unsettled(plan, requests, evidence)
-        result.wall_s = time.monotonic() - started
-    emit(ScenarioFinished(result))
-    return result
+            unsettled = unsettled_hops(plan.topology.hop_names, requests, evidence)
+    result.wall_s = time.monotonic() - started
 
 
-def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[RequestRecord]:
+def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Emit) -> list[RequestRecord]:
     traffic = step.traffic
     url = stack.url(traffic.target)
     params = {"work_s": f"{plan.scale.lab_s(traffic.app_work):.3f}"} if traffic.app_work else {}
@@ -91,35 +124,40 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Handler) -> list[Reque
         timeout_s=timeout_s,
         give_up_after_s=plan.scale.lab_s(traffic.give_up_after) if traffic.give_up_after is not None else None,
     )
-    records: list[RequestRecord] = []
-    for batch in range(1, traffic.batches + 1):
-        before = len(records)
 
-        def load_progress(seen: LoadProgress, before: int = before) -> None:
+    def one_batch(before: int) -> list[RequestRecord]:
+        def load_progress(seen: LoadProgress) -> None:
             emit(TrafficProgress(before + seen.done, traffic.requests * traffic.batches, seen.elapsed_s,
                                  seen.by_status, seen.failed))
 
-        records += run_load(url, spec, load_progress)
+        return run_load(url, spec, load_progress)
+
+    return send_batches(one_batch, traffic.batches, step.step.expect, emit)
+
+
+def send_batches(one_batch: Callable[[int], list[RequestRecord]], batches: int, expect: Expect,
+                 emit: Emit) -> list[RequestRecord]:
+    """Up to `batches` loads, stopping once the step has seen enough failures to judge."""
+    records: list[RequestRecord] = []
+    for batch in range(1, batches + 1):
+        records += one_batch(len(records))
         failed = sum(map(is_failure, records))
-        enough = _enough_failures(step.step.expect, failed)
-        if traffic.batches > 1:
-            verdict = ": enough to judge, no more batches" if enough and batch < traffic.batches else ""
-            emit(Progress(f"batch {batch}/{traffic.batches}: {failed} of {len(records)} requests failed so far"
-                          f"{verdict}"))
+        enough = enough_failures(expect, failed)
+        if batches > 1:
+            emit(BatchDone(batch, batches, failed, len(records), enough))
         if enough:
             break
     return records
 
 
-def _enough_failures(expect: Expect, failed: int) -> bool:
+def enough_failures(expect: Expect, failed: int) -> bool:
     """A race is judged on "at least N failures": once seen, more batches prove nothing new."""
     return expect.failures is not None and expect.failures.max is None and failed >= expect.failures.min > 0
 
 
-def _unsettled(plan: Plan, requests: list[RequestResult], evidence: Evidence) -> list[str]:
+def unsettled_hops(hops: list[str], requests: list[RequestResult], evidence: Evidence) -> list[str]:
     """Hops behind the one that answered may still be working (a proxy gave up, the app did not):
     they are restarted before the next step so its logs and timing start clean."""
-    hops = plan.topology.hop_names
     unsettled: set[str] = set()
     for request in requests:
         if request.answered_by is None:

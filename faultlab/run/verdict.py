@@ -1,22 +1,84 @@
-"""A step's verdict: each expectation of the scenario file against what the servers really did."""
+"""A step's verdict: each expectation of the scenario file against what the servers really did.
+
+Checks carry data (what was expected, what was seen), one dataclass per kind; how a check reads is
+the views' business (output/words.py), so renaming a label can never break a report.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
 
-from faultlab.model.scenario import Expect
+from faultlab.model.scenario import CountRange, Expect
 from faultlab.run.evidence import Evidence
 from faultlab.run.traffic import RequestRecord
-from faultlab.units import format_size
+
+
+class CheckKind(Enum):
+    OUTCOME = "outcome"  # the statuses (or failure count) at the client: always the step's first check
+    FAILURE_STATUSES = "failure_statuses"
+    ANSWERED_BY = "answered_by"
+    LOG = "log"
+    UPLOAD = "upload"
+
+
+Counts = tuple[tuple[str, int], ...]  # (outcome or hop, count), most common first
 
 
 @dataclass(frozen=True)
-class Check:
-    what: str
-    expected: str
-    observed: str
+class OutcomeCheck:
+    kind: ClassVar[CheckKind] = CheckKind.OUTCOME
     ok: bool
+    total: int
+    outcomes: Counts  # "200", "502", "no response (ReadTimeout)"
+    failed: int  # requests without a 2xx answer
+    status: int | None = None  # expected: every request answered with this status
+    failures: CountRange | None = None  # expected: this many requests without a 2xx
+    no_response: bool = False  # expected: no request got an answer
+
+
+@dataclass(frozen=True)
+class FailureStatusesCheck:
+    kind: ClassVar[CheckKind] = CheckKind.FAILURE_STATUSES
+    ok: bool
+    allowed: tuple[int, ...]
+    others: Counts  # the judged requests whose outcome is not allowed
+
+
+@dataclass(frozen=True)
+class AnsweredByCheck:
+    kind: ClassVar[CheckKind] = CheckKind.ANSWERED_BY
+    ok: bool
+    expected: str
+    judged: int  # requests traced
+    origins: Counts  # hop that answered ("None": no hop's line explains the status)
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    kind: ClassVar[CheckKind] = CheckKind.LOG
+    ok: bool
+    hop: str
+    stream: str  # access | error | any
+    pattern: str
+    found: int  # lines that match
+    first: str | None  # the first match
+    seen: int  # lines the hop logged on that stream
+    last_seen: str | None  # its last line, when nothing matched
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    kind: ClassVar[CheckKind] = CheckKind.UPLOAD
+    ok: bool
+    bytes_sent: int
+    bytes_received: int | None  # what the app counted (None: no JSON answer)
+    sha256_matches: bool
+
+
+Check = OutcomeCheck | FailureStatusesCheck | AnsweredByCheck | LogCheck | UploadCheck
 
 
 def is_failure(record: RequestRecord) -> bool:
@@ -25,62 +87,45 @@ def is_failure(record: RequestRecord) -> bool:
 
 
 def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> list[Check]:
-    checks = [_outcomes(expect, records)]
+    checks: list[Check] = [_outcome(expect, records)]
     judged = [r for r in records if is_failure(r)] if expect.failures is not None else records
     if expect.failure_statuses:
         odd = Counter(r.outcome for r in judged if r.status not in expect.failure_statuses)
-        checks.append(Check("failures are", " or ".join(map(str, expect.failure_statuses)),
-                            _counts(odd) if odd else "all of them", not odd))
+        checks.append(FailureStatusesCheck(not odd, tuple(expect.failure_statuses), _counts(odd)))
     if expect.answered_by:
-        checks.append(_answered_by(expect, judged, evidence))
+        origins = Counter(str(evidence.answered_by(r.request_id, r.status)) for r in judged)
+        ok = not judged or set(origins) == {expect.answered_by}
+        checks.append(AnsweredByCheck(ok, expect.answered_by, len(judged), _counts(origins)))
     for signature in expect.logs:
         found = evidence.matching(signature.hop, signature.match, signature.stream)
-        stream = "" if signature.stream == "any" else f" {signature.stream} log"
-        if found:
-            observed = _shorten(found[0].text) + (f"  (+{len(found) - 1} more)" if len(found) > 1 else "")
-        else:
-            seen = evidence.matching(signature.hop, "", signature.stream)
-            observed = (f"no matching line among {len(seen)}" +
-                        (f"; the last one: {_shorten(seen[-1].text)}" if seen else ""))
-        checks.append(Check(f"log at {signature.hop}{stream}", f"/{signature.match}/", observed, bool(found)))
+        seen = evidence.matching(signature.hop, "", signature.stream)
+        checks.append(LogCheck(bool(found), signature.hop, signature.stream, signature.match, len(found),
+                               found[0].text if found else None, len(seen),
+                               seen[-1].text if seen and not found else None))
     if expect.response_matches_upload:
         checks.append(_upload_echo(records))
     return checks
 
 
-def _counts(counter: Counter[str]) -> str:
-    return ", ".join(f"{outcome} ×{count}" for outcome, count in counter.most_common())
+def _counts(counter: Counter[str]) -> Counts:
+    return tuple(counter.most_common())
 
 
-def _outcomes(expect: Expect, records: list[RequestRecord]) -> Check:
-    seen = _counts(Counter(record.outcome for record in records))
+def _outcome(expect: Expect, records: list[RequestRecord]) -> OutcomeCheck:
+    outcomes = _counts(Counter(record.outcome for record in records))
+    failed = sum(map(is_failure, records))
     if expect.failures is not None:
-        failed = sum(map(is_failure, records))
-        return Check("requests without a 2xx", f"{expect.failures} of {len(records)}",
-                     f"{failed} ({seen})", expect.failures.admits(failed))
-    if expect.no_response:
-        return Check("status at the client", f"no response ×{len(records)}", seen,
-                     all(record.status is None for record in records))
-    ok = all(record.status == expect.status for record in records)
-    return Check("status at the client", f"{expect.status} ×{len(records)}", seen, ok)
+        ok = expect.failures.admits(failed)
+    elif expect.no_response:
+        ok = all(record.status is None for record in records)
+    else:
+        ok = all(record.status == expect.status for record in records)
+    return OutcomeCheck(ok, len(records), outcomes, failed, expect.status, expect.failures, expect.no_response)
 
 
-def _answered_by(expect: Expect, judged: list[RequestRecord], evidence: Evidence) -> Check:
-    if not judged:
-        return Check("answered by", str(expect.answered_by), "no such requests to trace", True)
-    origins = Counter(str(evidence.answered_by(r.request_id, r.status)) for r in judged)
-    observed = ", ".join(f"{origin} ×{count}" if len(judged) > 1 else origin for origin, count in origins.items())
-    return Check("answered by", str(expect.answered_by), observed, set(origins) == {expect.answered_by})
-
-
-def _upload_echo(records: list[RequestRecord]) -> Check:
+def _upload_echo(records: list[RequestRecord]) -> UploadCheck:
     bad = [r for r in records
            if r.response.get("bytes") != r.bytes_sent or r.response.get("sha256") != r.sha256_sent]
     first = records[0]
-    observed = (f"app got {format_size(first.response.get('bytes', 0))}, sha256 "
-                f"{'matches' if not bad else 'differs'}" if first.response else "no JSON answer from the app")
-    return Check("upload arrived whole", f"{format_size(first.bytes_sent)}, same sha256", observed, not bad)
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    received = first.response.get("bytes") if first.response else None
+    return UploadCheck(not bad, first.bytes_sent, received, not bad)

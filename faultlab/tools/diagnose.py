@@ -1,4 +1,4 @@
-"""`lab diagnose`: name the scenario behind pasted log lines and status codes.
+"""`diagnose`: name the scenario behind pasted log lines and status codes.
 
 The signatures come from the scenario files only. Every step whose users see a failure (role
 `broken` or `wrong-fix`, or any step that expects an HTTP error, e.g. a journey's fix that reveals the
@@ -23,13 +23,15 @@ import difflib
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from faultlab.errors import InputError
 from faultlab.model import scenario as scenarios
-from faultlab.model.scenario import Plan, StepPlan
+from faultlab.model.plan import KnobChange, Plan, StepPlan
+from faultlab.tools import fix
+from faultlab.tools.fix import FixReport
 from faultlab.tools.logformats import ParsedLine, could_be, parse_lines
 
 LOG_WEIGHT = 3.0
@@ -86,7 +88,15 @@ class CauseStep:
     kinds: frozenset[str]  # server kinds of the chain
     upstream_schemes: frozenset[str]  # what nginx hops of this step write in `upstream: "…://"`
     failing_steps: int  # in the whole scenario
-    fixes: tuple[str, ...]
+    fixes: tuple[FixLine, ...]
+
+
+@dataclass(frozen=True)
+class FixLine:
+    """What clears the step's failure: one fix of the scenario's FixReport, up to the stage that does."""
+
+    step: str  # the fix step that shows it
+    changes: tuple[KnobChange, ...]
 
 
 @dataclass
@@ -110,16 +120,12 @@ class Cause:
     expected_statuses: list[int]
     answered_by: str | None
     answered_kind: str | None
-    fixes: list[str]
+    fixes: list[FixLine]
     also: list[str] = field(default_factory=list)  # "scenario (step …)" with the same evidence
     fit: float = 0.0  # how well the input's servers fit the scenario's chain
     rank: tuple[Any, ...] = ()  # the sort key (see the module's docstring)
     evidence_ids: frozenset[int] = frozenset()  # the input lines its log signatures matched
     topology: str = ""
-
-    @property
-    def reproduce(self) -> str:
-        return f"lab run {self.scenario_id} --step {self.step}"
 
 
 @dataclass
@@ -153,6 +159,7 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
         plans = [scenarios.load(scenario_id) for scenario_id in scenarios.available()]
     steps: list[CauseStep] = []
     for plan in plans:
+        report = fix.build(plan)
         failing = [step for step in plan.steps if _is_failure(step)]
         kinds = frozenset(hop.kind for hop in plan.topology.hops)
         for step in failing:
@@ -163,15 +170,13 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
             steps.append(CauseStep(
                 plan.scenario.id, plan.scenario.title, plan.topology.name, step.step.name, step.step.role, step.index,
                 logs, frozenset(_statuses(step)), expect.answered_by, answered_kind, kinds,
-                frozenset(_upstream_schemes(plan, step)), len(failing), tuple(fix_summaries(plan, step)),
+                frozenset(_upstream_schemes(plan, step)), len(failing), fixes_for(report, step.index),
             ))
     return steps
 
 
 def _is_failure(step: StepPlan) -> bool:
-    expect = step.step.expect
-    return (step.step.role in ("broken", "wrong-fix") or (expect.status is not None and expect.status >= 400)
-            or (expect.failures is not None and expect.failures.min > 0))
+    return step.role in ("broken", "wrong-fix") or step.expects_error
 
 
 def _statuses(step: StepPlan) -> set[int]:
@@ -195,50 +200,27 @@ def _upstream_schemes(plan: Plan, step: StepPlan) -> set[str]:
     return schemes
 
 
-def fix_summaries(plan: Plan, matched: StepPlan) -> list[str]:
-    """One line per fix of the failure seen in `matched`: the knobs that differ between that step and
-    a later `role: fix` step. Walks forward from the matched step; a fix step that still fails fixes
-    this failure and reveals the next, so the walk ends there, or at the next `broken` step once a
-    fix was found. Without a later fix (a wrong fix shown last) every fix step of the scenario counts."""
-    chosen: list[StepPlan] = []
-    for step in plan.steps[matched.index + 1:]:
-        if step.step.role == "broken" and chosen:
-            break
-        if step.step.role == "fix":
-            chosen.append(step)
-            if _is_failure(step):
-                break
-    chosen = chosen or [step for step in plan.steps if step.step.role == "fix"]
-    return [f"{_knob_diff(plan, matched, fix)} (step {fix.step.name})" for fix in chosen]
+def fixes_for(report: FixReport, index: int) -> tuple[FixLine, ...]:
+    """The fixes of the failure seen at step `index`, from the scenario's FixReport: each fix's stages
+    after that step, up to the first that reveals the next failure. Without a later fix (a wrong fix
+    shown last) every fix counts whole."""
+    found = []
+    later_broken = [i for i in report.broken_indices if i > index]
+    for candidate in report.fixes:
+        stages = candidate.clearing(index, later_broken[0] if later_broken else None)
+        if stages:
+            found.append(FixLine(stages[-1].step, _merged(stage.changes for stage in stages)))
+    return tuple(found) or tuple(FixLine(candidate.step, candidate.changes) for candidate in report.fixes)
 
 
-def _knob_diff(plan: Plan, before: StepPlan, after: StepPlan) -> str:
-    changed: list[str] = []
-    for hop in plan.topology.hop_names:
-        old, new = _flat(before.knobs[hop].model_dump()), _flat(after.knobs[hop].model_dump())
-        touched = {key for step in plan.steps[:after.index + 1] if step.step.role in ("fix", "wrong-fix")
-                   for key in _flat(step.step.change.get(hop, {}))}
-        for key in sorted(touched):
-            if old.get(key) != new.get(key):
-                name = key.removeprefix("annotations.")
-                changed.append(f"{hop} {name}: {_show(old.get(key))} → {_show(new.get(key))}")
-    return "; ".join(changed) or "no knob change"
-
-
-def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _show(value: object) -> str:
-    if value is None:
-        return "default"
-    return str(value).lower() if isinstance(value, bool) else str(value)
+def _merged(batches: Iterable[tuple[KnobChange, ...]]) -> tuple[KnobChange, ...]:
+    """Consecutive stages' changes as one: a knob changed twice goes from its first value to its last."""
+    merged: dict[tuple[str, tuple[str, ...]], KnobChange] = {}
+    for changes in batches:
+        for change in changes:
+            first = merged.get(change.key)
+            merged[change.key] = replace(change, before=first.before) if first else change
+    return tuple(change for change in merged.values() if change.before != change.after)
 
 
 def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diagnosis:
@@ -398,84 +380,3 @@ def read_inputs(paths: list[str]) -> list[str]:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
         lines += data.decode("utf-8", errors="replace").replace("\x00", "").splitlines()
     return lines
-
-
-SHOWN_CAUSES = 5
-
-
-def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
-    """The result for tools (`lab diagnose --json`)."""
-    return {
-        "found": diagnosis.found,
-        "lines_read": diagnosis.lines_read,
-        "formats": diagnosis.formats,
-        "signatures": diagnosis.signatures,
-        "scenarios": diagnosis.scenarios,
-        "causes": [{
-            "scenario": cause.scenario_id, "title": cause.title, "step": cause.step, "role": cause.role,
-            "strength": "strong" if cause.strong else "weak", "score": round(cause.score, 3),
-            "evidence": [{"hop": m.signature.hop, "kind": m.signature.kind, "stream": m.signature.stream,
-                          "signature": m.signature.pattern, "exact": m.exact, "lines": m.lines} for m in cause.matched],
-            "missing": [{"hop": sig.hop, "kind": sig.kind, "stream": sig.stream, "signature": sig.pattern}
-                        for sig in cause.missing],
-            "statuses": cause.statuses, "expected_statuses": cause.expected_statuses,
-            "answered_by": cause.answered_by, "answered_kind": cause.answered_kind,
-            "reproduce": cause.reproduce, "fixes": cause.fixes, "fix_command": f"lab fix {cause.scenario_id}",
-            "also": cause.also,
-        } for cause in diagnosis.causes],
-        "partial": [{"scenario": p.scenario_id, "step": p.step, "hop": p.hop, "kind": p.kind, "signature": p.pattern,
-                     "line": p.line, "similarity": p.similarity} for p in diagnosis.partial],
-    }
-
-
-def render_text(diagnosis: Diagnosis) -> str:
-    formats = ", ".join(f"{name} {count}" for name, count in sorted(diagnosis.formats.items(), key=lambda i: -i[1]))
-    out = [f"Read {diagnosis.lines_read} lines ({formats or 'none'}); "
-           f"{diagnosis.signatures} log signatures from {diagnosis.scenarios} scenarios."]
-    strong = [cause for cause in diagnosis.causes if cause.strong]
-    weak = [cause for cause in diagnosis.causes if not cause.strong]
-    if not diagnosis.causes:
-        out.append("\nNo known cause: nothing in the input matches a scenario's signature or status.")
-    elif not strong:
-        out.append("\nNo log line matches a scenario's signature; only statuses do.")
-    for number, cause in enumerate(strong[:SHOWN_CAUSES], 1):
-        out += ["", *_render_cause(number, cause)]
-    if weak:
-        out.append("\nThe statuses alone also fit (weak evidence; paste the hops' logs to tell them apart):"
-                   if strong else "\nThe statuses alone fit (weak evidence; paste the hops' logs to tell them apart):")
-        for cause in weak[:SHOWN_CAUSES]:
-            at = f", answered by {cause.answered_by} ({cause.answered_kind})" if cause.answered_by else ""
-            out.append(f"  - {cause.scenario_id}: status {', '.join(map(str, cause.statuses))}{at} — {cause.title}"
-                       f"  [{cause.reproduce}]")
-    if diagnosis.partial:
-        out.append("\nClosest partial matches (a line resembles a signature but does not match it):")
-        for partial in diagnosis.partial:
-            out.append(f"  - {partial.scenario_id} (step {partial.step}), {partial.hop} ({partial.kind}): "
-                       f"/{partial.pattern}/ ~ {partial.similarity:.0%} of it in: {_cut(partial.line)}")
-    return "\n".join(out)
-
-
-def _render_cause(number: int, cause: Cause) -> list[str]:
-    logs = len(cause.matched) + len(cause.missing)
-    lines = [f"{number}. {cause.scenario_id}: {cause.title}",
-             f"   evidence: {cause.score:.0%} of step {cause.step!r} ({cause.role}): {len(cause.matched)} of {logs} "
-             f"log signatures" + (f", status {', '.join(map(str, cause.statuses))}" if cause.statuses else "")]
-    for match in cause.matched:
-        sig = match.signature
-        loose = "" if match.exact else " (with your own numbers)"
-        lines.append(f"   ✓ {sig.hop} ({sig.kind}, {sig.stream} log): /{sig.pattern}/{loose}")
-        lines += [f"       {_cut(text)}" for text in match.lines]
-    for sig in cause.missing:
-        lines.append(f"   ✗ {sig.hop} ({sig.kind}, {sig.stream} log): /{sig.pattern}/ not in the input")
-    if cause.answered_by:
-        lines.append(f"   answered by: {cause.answered_by} ({cause.answered_kind})")
-    lines.append(f"   reproduce: {cause.reproduce}")
-    lines += [f"   fix: {fix}" for fix in cause.fixes]
-    lines.append(f"   full config: lab fix {cause.scenario_id}")
-    if cause.also:
-        lines.append(f"   also seen in: {', '.join(cause.also)}")
-    return lines
-
-
-def _cut(text: str, width: int = 160) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"

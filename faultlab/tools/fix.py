@@ -1,11 +1,14 @@
 """The fix of a scenario, read from its steps' roles: what differs between the first `broken` step
-and each `fix` step, which `wrong-fix` steps tempt on the way, and the config that says it.
+and each `fix` step, which `wrong-fix` steps tempt on the way and what each of them changes, and the
+config that says it. This FixReport is the one answer to "what does a fix change": `fix`, `explain`
+and `diagnose` all show it.
 
 Fix steps whose changes include the previous fix's are later stages of the same fix (a journey
 accumulates fixes: body size, then read timeout, then gunicorn's timeout); a fix step that drops
 one of them starts an alternative fix (502-keepalive: uwsgi http-keepalive, or traefik without
-idle reuse). A knob an alternative inherits unchanged from the fix before it, without changing it
-itself, is left out of it and named as carried over.
+idle reuse). A knob that a step inherits from an earlier lineage without its own steps setting it
+(502-keepalive's `listen 1024`, the body sizes a journey's wrong timeout fix sits on) is not part of
+that fix or wrong fix: it is listed as carried over.
 """
 
 from __future__ import annotations
@@ -14,48 +17,51 @@ from dataclasses import dataclass
 from typing import Any
 
 from faultlab.hops import FIX_FORMATS, HOP_KINDS, Knobs, RenderContext, Snippet
-from faultlab.model.scenario import Plan, StepPlan
-
-Key = tuple[str, tuple[str, ...]]  # (hop, knob path: a field, or a field and a key such as an annotation)
-
-
-@dataclass(frozen=True)
-class Change:
-    hop: str
-    knob: str
-    before: Any  # None: not set
-    after: Any
-
-    def __str__(self) -> str:
-        def shown(value: Any) -> str:
-            return "(unset)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-        return f"{self.knob} {shown(self.before)} → {shown(self.after)}"
+from faultlab.model.plan import KnobChange, KnobPath, Plan, StepPlan
 
 
 @dataclass(frozen=True)
 class Stage:
     step: str
+    index: int  # the step's place in the scenario
     says: str
-    changes: tuple[Change, ...]  # what this stage adds to the one before (the first: to the broken step)
+    changes: tuple[KnobChange, ...]  # what this stage adds to the one before (the first: to the broken step)
+    expects_error: bool  # the stage fixes the failure before it and reveals the next one (a journey)
 
 
 @dataclass(frozen=True)
 class Fix:
     stages: tuple[Stage, ...]  # the last one is the complete fix
-    changes: tuple[Change, ...]  # broken step → complete fix
-    carried: tuple[Change, ...]  # inherited from the previous alternative, not part of this fix
+    changes: tuple[KnobChange, ...]  # broken step → complete fix
+    carried: tuple[KnobChange, ...]  # inherited from an earlier lineage, not part of this fix
     snippets: tuple[Snippet, ...]
 
     @property
     def step(self) -> str:
         return self.stages[-1].step
 
+    def clearing(self, index: int, next_broken: int | None = None) -> tuple[Stage, ...]:
+        """The stages that clear the failure seen at step `index`: from the first stage after it up to the
+        first one that reveals another failure, and before the story's next broken step (a journey's next
+        failure has its own fix)."""
+        chosen: list[Stage] = []
+        for stage in self.stages:
+            if next_broken is not None and stage.index > next_broken:
+                break
+            if stage.index > index:
+                chosen.append(stage)
+                if stage.expects_error:
+                    break
+        return tuple(chosen)
+
 
 @dataclass(frozen=True)
 class WrongFix:
     step: str
+    index: int
     says: str
+    changes: tuple[KnobChange, ...]  # what the tempting change sets, against the broken step
+    carried: tuple[KnobChange, ...]  # what it sits on (an earlier fix it does not change)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class FixReport:
     broken_says: str
     fixes: tuple[Fix, ...]
     wrong_fixes: tuple[WrongFix, ...]
+    broken_indices: tuple[int, ...] = ()  # every broken step's place (a journey has several)
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -73,17 +80,7 @@ class FixReport:
         return tuple(name for name in FIX_FORMATS if name in used)
 
 
-def _flat(knobs: Knobs) -> dict[tuple[str, ...], Any]:
-    flat: dict[tuple[str, ...], Any] = {}
-    for name, value in knobs.model_dump(mode="json").items():
-        if isinstance(value, dict):
-            flat.update({(name, key): inner for key, inner in value.items()})
-        else:
-            flat[(name,)] = value
-    return flat
-
-
-def _with(knobs: Knobs, changes: dict[tuple[str, ...], Any]) -> Knobs:
+def _with(knobs: Knobs, changes: dict[KnobPath, Any]) -> Knobs:
     """`knobs` with some knobs set to new values (None: back to unset), validated by the hop's model.
     Starts from what the scenario set, so validators that look at the set fields see the same."""
     data = knobs.model_dump(mode="json", exclude_unset=True)
@@ -98,73 +95,68 @@ def _with(knobs: Knobs, changes: dict[tuple[str, ...], Any]) -> Knobs:
     return type(knobs).model_validate(data)
 
 
-def _diff(before: StepPlan, after: StepPlan) -> dict[Key, tuple[Any, Any]]:
-    found: dict[Key, tuple[Any, Any]] = {}
-    for hop in after.knobs:
-        old, new = _flat(before.knobs[hop]), _flat(after.knobs[hop])
-        for path in sorted(set(old) | set(new)):
-            if old.get(path) != new.get(path):
-                found[(hop, path)] = (old.get(path), new.get(path))
-    return found
-
-
-def _changes(diff: dict[Key, tuple[Any, Any]]) -> tuple[Change, ...]:
-    return tuple(Change(hop, path[-1], before, after) for (hop, path), (before, after) in diff.items())
-
-
-def _touches(step: StepPlan, key: Key) -> bool:
-    hop, path = key
-    change = step.step.change.get(hop, {})
-    return path[0] in change and (len(path) == 1 or path[1] in (change[path[0]] or {}))
-
-
-def _snippets(plan: Plan, broken: StepPlan, diff: dict[Key, tuple[Any, Any]]) -> tuple[Snippet, ...]:
-    snippets: list[Snippet] = []
+def snippets(plan: Plan, changes: tuple[KnobChange, ...]) -> tuple[Snippet, ...]:
+    """`changes` (against the broken step) as config in each server's own syntax, at story time."""
+    found: list[Snippet] = []
+    broken = plan.broken
     for hop in plan.topology.hops:
-        paths = {path: after for (name, path), (_, after) in diff.items() if name == hop.name}
+        paths = {change.path: change.after for change in changes if change.hop == hop.name}
         if not paths:
             continue
         before = broken.knobs[hop.name]
-        after = _with(before, paths)
         ctx = RenderContext(hop.name, hop.port, hop.upstream, plan.scale)
-        snippets += HOP_KINDS[hop.kind].export(ctx, before, after)
-    return tuple(snippets)
-
-
-def _first_broken(plan: Plan) -> StepPlan:
-    return next((p for p in plan.steps if p.step.role == "broken"), plan.steps[0])
+        found += HOP_KINDS[hop.kind].export(ctx, before, _with(before, paths))
+    return tuple(found)
 
 
 def step_snippets(plan: Plan, step: StepPlan) -> tuple[Snippet, ...]:
     """The config that turns the first broken step into `step` (any step: tests check wrong fixes too)."""
-    broken = _first_broken(plan)
-    return _snippets(plan, broken, _diff(broken, step))
+    return snippets(plan, plan.broken.diff(step))
+
+
+def _fix_changes(plan: Plan, group: list[StepPlan]) -> tuple[tuple[KnobChange, ...], tuple[KnobChange, ...]]:
+    """(own, carried) of a fix: what differs from the broken step, less what this fix inherits without
+    setting it from a step that is not a try at fixing it: another alternative fix (a knob the lab left in
+    place), or another broken step (502-gunicorn-timeout's newer gunicorn release). A wrong fix's change
+    that the fix keeps (the host's body size in 413-body-size) is part of the fix."""
+    own, carried = [], []
+    for change in plan.broken.diff(group[-1]):
+        setters = [step for step in plan.steps[: group[-1].index + 1] if step.touches(change.key)]
+        last = setters[-1] if setters else None
+        ours = last is None or last in group or last.role == "wrong-fix"
+        (own if ours else carried).append(change)
+    return tuple(own), tuple(carried)
+
+
+def _wrong_fix_changes(plan: Plan, step: StepPlan) -> tuple[tuple[KnobChange, ...], tuple[KnobChange, ...]]:
+    """(own, carried) of a wrong fix: the knobs its own step sets, against the broken step; the rest
+    (an earlier fix it sits on, a journey's body size under its timeout) is what it is tried on top of."""
+    changes = plan.broken.diff(step)
+    own = tuple(change for change in changes if step.touches(change.key))
+    return own, tuple(change for change in changes if change not in own)
 
 
 def build(plan: Plan) -> FixReport:
-    steps = plan.steps
-    broken = _first_broken(plan)
+    broken = plan.broken
     groups: list[list[StepPlan]] = []
-    for plan_step in (p for p in steps if p.step.role == "fix"):
-        if groups and set(_diff(broken, groups[-1][-1])) <= set(_diff(broken, plan_step)):
-            groups[-1].append(plan_step)
+    for step in plan.fixes:
+        if groups and {c.key for c in broken.diff(groups[-1][-1])} <= {c.key for c in broken.diff(step)}:
+            groups[-1].append(step)
         else:
-            groups.append([plan_step])
+            groups.append([step])
     fixes: list[Fix] = []
-    previous_complete: dict[Key, tuple[Any, Any]] = {}
     for group in groups:
-        complete = _diff(broken, group[-1])
-        start = group[0]
-        carried = {key: value for key, value in complete.items()
-                   if previous_complete.get(key) == value and not _touches(start, key)} if fixes else {}
-        kept = {key: value for key, value in complete.items() if key not in carried}
+        kept, carried = _fix_changes(plan, group)
+        carried_keys = {c.key for c in carried}
         stages, before = [], broken
         for stage in group:
-            stage_diff = {key: value for key, value in _diff(before, stage).items() if key not in carried}
-            stages.append(Stage(stage.step.name, stage.step.says, _changes(stage_diff)))
+            added = tuple(c for c in before.diff(stage) if c.key not in carried_keys)
+            stages.append(Stage(stage.name, stage.index, stage.step.says, added, stage.expects_error))
             before = stage
-        fixes.append(Fix(tuple(stages), _changes(kept), _changes(carried), _snippets(plan, broken, kept)))
-        previous_complete = complete
-    wrong = tuple(WrongFix(p.step.name, p.step.says) for p in steps if p.step.role == "wrong-fix")
-    return FixReport(plan.scenario.id, plan.scenario.title, broken.step.name, broken.step.says,
-                     tuple(fixes), wrong)
+        fixes.append(Fix(tuple(stages), kept, carried, snippets(plan, kept)))
+    wrong = []
+    for step in plan.wrong_fixes:
+        own, carried = _wrong_fix_changes(plan, step)
+        wrong.append(WrongFix(step.name, step.index, step.step.says, own, carried))
+    return FixReport(plan.scenario.id, plan.scenario.title, broken.name, broken.step.says, tuple(fixes), tuple(wrong),
+                     tuple(step.index for step in plan.steps if step.role == "broken"))

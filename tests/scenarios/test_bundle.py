@@ -27,7 +27,7 @@ from faultlab.infra import bundle, images
 from faultlab.infra.engine import system_program
 from faultlab.model import scenario
 from faultlab.run import runner
-from faultlab.run.events import Event, Progress
+from faultlab.run.events import ImageProgress, Recorder
 
 pytestmark = pytest.mark.engine
 
@@ -145,8 +145,8 @@ def test_round_trip_on_this_engine_remove_load_and_run_without_a_build(saved, cl
     remove_lab_images(client, image_tags)
     bundle.load(client, saved.path, print)
 
-    events: list[Event] = []
-    result = runner.run(scenario.load("502-connection-refused"), events.append)
-    progress = [event.text for event in events if isinstance(event, Progress)]
+    recorder = Recorder()
+    result = runner.run(scenario.load("502-connection-refused"), [recorder])
+    progress = [event.text for event in recorder.events if isinstance(event, ImageProgress)]
     assert not [text for text in progress if "building" in text], progress
     assert result.ok

@@ -53,7 +53,7 @@ def test_the_runs_cover_every_scenario_and_every_signature():
 
 @pytest.mark.parametrize("cause", RUN, ids=[f"{step.scenario_id}:{step.step}" for step in RUN])
 def test_real_lines_of_a_failing_step_name_its_scenario(cause, client, image_tags):
-    result = runner.run(scenario.load(cause.scenario_id), lambda event: None, only_step=cause.step)
+    result = runner.run(scenario.load(cause.scenario_id), only_step=cause.step)
     evidence = result.steps[0].evidence
     assert evidence is not None
     lines = [line.text for line in evidence.lines]

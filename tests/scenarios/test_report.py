@@ -46,11 +46,11 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory, client, image_tags) -> Path:
     """One real run of a short scenario (a 502, then the fix's 200), written as a report."""
-    report = HtmlReport()
-    result = runner.run(scenario.load("502-connection-refused"), report)
-    assert result.ok, "the scenario itself did not match; the report test needs a healthy run"
     directory = tmp_path_factory.mktemp("report")
-    assert report.write(directory) == directory / "index.html"
+    written: list[Path] = []
+    result = runner.run(scenario.load("502-connection-refused"), [HtmlReport(directory, written.append)])
+    assert result.ok, "the scenario itself did not match; the report test needs a healthy run"
+    assert written == [directory / "index.html"]
     return directory
 
 

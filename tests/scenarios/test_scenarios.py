@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from faultlab.model import scenario
+from faultlab.output import words
 from faultlab.run import runner
-from faultlab.run.events import Event, ScenarioResult
+from faultlab.run.events import Recorder, ScenarioFinished, ScenarioResult, StepFinished, StepStarted
 
 from .conftest import leftovers
 
@@ -16,21 +17,32 @@ pytestmark = pytest.mark.engine
 
 @pytest.mark.parametrize("scenario_id", sorted(scenario.available()))
 def test_scenario_matches_every_step(scenario_id, client, image_tags):
-    events: list[Event] = []
-    result: ScenarioResult = runner.run(scenario.load(scenario_id), events.append)
+    recorder = Recorder()
+    result: ScenarioResult = runner.run(scenario.load(scenario_id), [recorder])
 
     report = "\n".join(
-        f"{step.plan.step.name}: " + "; ".join(f"{c.what}: expected {c.expected}, saw {c.observed}"
-                                               for c in step.checks if not c.ok)
+        f"{step.plan.step.name}: " + "; ".join(
+            f"{text.label}: expected {text.expected}, saw {text.observed}"
+            for text in (words.check(c) for c in step.checks if not c.ok))
         for step in result.steps if not step.ok
     )
     assert result.ok, f"steps that did not match:\n{report}"
-    assert [step.plan.step.name for step in result.steps] == [s.name for s in result.plan.scenario.steps]
+    # Each step's verdict rests on what the servers logged: the hop the client talked to logged every
+    # request the client saw answered (a run whose log collection broke would judge nothing).
+    for step in result.steps:
+        assert step.evidence is not None
+        entry = step.plan.traffic.target or result.plan.topology.entry.name
+        logged = {event.request_id for event in step.evidence.access if event.hop == entry}
+        answered = {r.record.request_id for r in step.requests if r.record.status is not None}
+        assert answered <= logged, f"{step.plan.name}: {len(answered - logged)} answered requests not in {entry}'s log"
+    kinds = [type(event) for event in recorder.events if isinstance(event, StepStarted | StepFinished)]
+    assert kinds == [StepStarted, StepFinished] * len(result.plan.steps)
+    assert isinstance(recorder.events[-1], ScenarioFinished)
     assert leftovers(client, result.project) == []
 
 
 def test_a_single_step_runs_with_the_earlier_changes_applied(client, image_tags):
     plan = scenario.load("413-body-size")
-    result = runner.run(plan, lambda event: None, only_step="fix-host-only")
+    result = runner.run(plan, only_step="fix-host-only")
     assert [step.plan.step.name for step in result.steps] == ["fix-host-only"]
     assert result.ok  # the 413 comes from the ingress only if the host's limit was raised first

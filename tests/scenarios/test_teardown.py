@@ -72,12 +72,22 @@ def _interrupt(client: docker.DockerClient, argv: list[str], signum: int, delay_
     return Outcome(argv, signum, delay_s, process.returncode, stdout, stderr, _owned_by(client, label))
 
 
+def _length_s(argv: list[str]) -> float:
+    started = time.monotonic()
+    done = subprocess.run([*LAB, "run", *argv, "-q"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return time.monotonic() - started
+
+
 def test_random_interruptions_leave_nothing_behind(client, image_tags):
     seed = int(os.environ.get("FAULTLAB_INTERRUPT_SEED", time.time_ns() % 100_000))
     print(f"interruption seed {seed} (FAULTLAB_INTERRUPT_SEED={seed} replays it)")
     rng = random.Random(seed)
-    plan = [(rng.choice(RUNS), rng.choice([signal.SIGINT, signal.SIGTERM]), rng.uniform(0.3, 7.0))
-            for _ in range(INTERRUPTIONS)]
+    # Signals are drawn within each run's own length, measured here: on a quiet machine a run takes ~2 s,
+    # on a busy one ~6 s, and a fixed range let most signals land after the run had ended (9 of 30 inside).
+    lengths = {tuple(argv): _length_s(argv) for argv in RUNS}
+    plan = [(argv, rng.choice([signal.SIGINT, signal.SIGTERM]), rng.uniform(0.3, 0.95 * lengths[tuple(argv)]))
+            for argv in (rng.choice(RUNS) for _ in range(INTERRUPTIONS))]
     started = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(lambda job: _interrupt(client, *job), plan))

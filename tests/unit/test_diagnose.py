@@ -1,4 +1,4 @@
-"""`lab diagnose` on pasted default-format logs, status codes and garbage (no engine needed)."""
+"""`faultlab diagnose` on pasted default-format logs, status codes and garbage (no engine needed)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from faultlab.cli import HINTS
 from faultlab.model import scenario
+from faultlab.output import diagnose_text, words
 from faultlab.tools import diagnose
 from faultlab.tools.logformats import parse_lines
 
@@ -27,17 +29,21 @@ def sample(name: str) -> list[str]:
     return (SAMPLES / name).read_text().splitlines()
 
 
-def test_signatures_come_from_every_failing_step_of_the_scenario_files(steps):
-    plans = [scenario.load(scenario_id) for scenario_id in scenario.available()]
-    failing = [(plan.scenario.id, step.step.name) for plan in plans for step in plan.steps
-               if step.step.role in ("broken", "wrong-fix") or (step.step.expect.status or 0) >= 400
-               or (step.step.expect.failures is not None and step.step.expect.failures.min > 0)]
-    assert [(step.scenario_id, step.step) for step in steps] == failing
-    by_step = {(plan.scenario.id, step.step.name): step.step.expect.logs for plan in plans for step in plan.steps}
+def test_signatures_come_from_the_failing_steps_of_the_scenario_files(steps):
+    by_scenario: dict[str, list[str]] = {}
     for step in steps:
-        assert [sig.pattern for sig in step.logs] == [sig.match for sig in by_step[step.scenario_id, step.step]]
-    # A variant step (nginx logging the app's 200 under ignore_client_abort) is not a failure to diagnose.
-    assert ("499-client-abort", "ignore-client-abort") not in failing
+        by_scenario.setdefault(step.scenario_id, []).append(step.step)
+    # broken and wrong-fix steps, and a journey's fix that reveals the next failure (504, then 502);
+    # not the steps whose users see success, nor a variant (nginx logging the app's 200 under ignore_client_abort).
+    assert by_scenario["413-body-size"] == ["broken", "broken-chunked", "fix-host-only"]
+    assert by_scenario["499-client-abort"] == ["client-gives-up"]
+    assert by_scenario["upload-journey"] == ["body-limit", "body-limit-host-only", "body-limit-both",
+                                             "wrong-timeout-fix", "read-timeout-fix"]
+    assert by_scenario["502-keepalive"] == ["broken", "traefik-retry", "traefik-timeouts"]
+    plans = {plan_id: scenario.load(plan_id) for plan_id in by_scenario}
+    for step in steps:
+        expected = plans[step.scenario_id].step_named(step.step).step.expect.logs
+        assert [sig.pattern for sig in step.logs] == [sig.match for sig in expected]
 
 
 def test_signatures_carry_the_server_kind_of_their_hop(steps):
@@ -83,22 +89,33 @@ def test_cause_names_evidence_hop_reproduction_and_fix(steps):
     assert top.scenario_id == "502-gunicorn-timeout" and top.step == "broken"
     assert {match.signature.hop for match in top.matched} == {"ingress", "app"}
     assert any("WORKER TIMEOUT (pid:8)" in line for match in top.matched for line in match.lines)
-    assert top.reproduce == "lab run 502-gunicorn-timeout --step broken"
+    text = diagnose_text.render_text(diagnose.diagnose(sample("502-gunicorn-timeout.log"), steps), HINTS)
+    assert "reproduce: faultlab run 502-gunicorn-timeout --step broken" in text
     # The fix is the knob the fix step changes, not the gunicorn release the next broken step switches to.
-    assert top.fixes == ["app timeout: 30s → 600s (step fix)"]
+    assert [(fix.step, words.changes(fix.changes)) for fix in top.fixes] == [("fix", "app timeout 30s → 600s")]
+    assert "fix: app timeout 30s → 600s (step fix)" in text
 
 
 def test_fix_keeps_what_a_wrong_fix_changed_before_it(steps):
     fixes = next(step.fixes for step in steps if (step.scenario_id, step.step) == ("413-body-size", "broken"))
-    assert list(fixes) == ["host-nginx client_max_body_size: 1m → 1024m; "
-                     "ingress nginx.ingress.kubernetes.io/proxy-body-size: default → 1024m (step fix-both)"]
+    assert [(fix.step, words.changes(fix.changes)) for fix in fixes] == [
+        ("fix-both", "host-nginx client_max_body_size 1m → 1024m; "
+                     "ingress nginx.ingress.kubernetes.io/proxy-body-size (unset) → 1024m")]
 
 
 def test_every_alternative_fix_is_listed(steps):
     fixes = next(step.fixes for step in steps if (step.scenario_id, step.step) == ("502-keepalive", "broken"))
-    assert [fix.rsplit("(step ", 1)[1] for fix in fixes] == [
-        "uwsgi-keepalive)", "uwsgi-keepalive-c200)", "traefik-no-idle-reuse)"]
-    assert "traefik maxIdleConnsPerHost: 200 → -1" in fixes[2]
+    assert [(fix.step, words.changes(fix.changes)) for fix in fixes] == [
+        ("uwsgi-keepalive-c200", "app http_keepalive false → true; app listen 100 → 1024"),
+        # the listen queue the lab left raised is not part of the proxy-side fix
+        ("traefik-no-idle-reuse", "traefik maxIdleConnsPerHost 200 → -1")]
+
+
+def test_a_journey_fix_stops_at_the_next_broken_step(steps):
+    fixes = next(step.fixes for step in steps
+                 if (step.scenario_id, step.step) == ("traefik-journey", "errors-under-load"))
+    assert [(fix.step, words.changes(fix.changes)) for fix in fixes] == [
+        ("uwsgi-keepalive", "app http_keepalive false → true")]
 
 
 def test_status_codes_alone_are_weak_evidence(steps):
@@ -106,7 +123,7 @@ def test_status_codes_alone_are_weak_evidence(steps):
     assert result.found and not any(cause.strong for cause in result.causes)
     assert {cause.scenario_id for cause in result.causes} == {"504-read-timeout", "504-uwsgi-read-timeout",
                                                                 "upload-journey"}
-    assert "only statuses do" in diagnose.render_text(result)
+    assert "only statuses do" in diagnose_text.render_text(result)
 
 
 @pytest.mark.parametrize("lines", [
@@ -116,15 +133,15 @@ def test_status_codes_alone_are_weak_evidence(steps):
 def test_garbage_gives_no_known_cause_and_never_raises(lines, steps):
     result = diagnose.diagnose(lines, steps)
     assert not result.found
-    assert "No known cause" in diagnose.render_text(result)
-    json.dumps(diagnose.to_dict(result))
+    assert "No known cause" in diagnose_text.render_text(result)
+    json.dumps(diagnose_text.to_dict(result))
 
 
 def test_a_near_miss_is_shown_as_the_closest_partial_match(steps):
     result = diagnose.diagnose(["upstream tmed out (110: Connection timed out) while reading response"], steps)
     assert not result.found
     assert result.partial[0].scenario_id == "504-read-timeout"
-    assert "Closest partial matches" in diagnose.render_text(result)
+    assert "Closest partial matches" in diagnose_text.render_text(result)
 
 
 def lab(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:

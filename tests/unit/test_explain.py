@@ -7,12 +7,13 @@ import pytest
 from rich.console import Console
 
 from faultlab.model import scenario
+from faultlab.output import explain_text
 from faultlab.tools import explain
 
 
 def rendered(scenario_id: str) -> str:
     out = io.StringIO()
-    explain.render(scenario.load(scenario_id), Console(file=out, width=200, color_system=None))
+    explain_text.render(explain.explain(scenario.load(scenario_id)), Console(file=out, width=200, color_system=None))
     return out.getvalue()
 
 
@@ -40,7 +41,7 @@ def test_a_users_scenario_without_notes_still_explains_its_yaml(tmp_path):
     own = tmp_path / "mine.yaml"
     own.write_text(source)
     out = io.StringIO()
-    explain.render(scenario.load(str(own)), Console(file=out, width=200, color_system=None))
+    explain_text.render(explain.explain(scenario.load(str(own))), Console(file=out, width=200, color_system=None))
     text = out.getvalue()
     assert "fix-both" in text and "client_max_body_size 1m → 1024m" in text
     assert "No mine.md next to the scenario" in text

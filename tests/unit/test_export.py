@@ -1,4 +1,4 @@
-"""`lab fix`: which steps make the fix, and the shape of each target's snippet (the real tools check
+"""`faultlab fix`: which steps make the fix, and the shape of each target's snippet (the real tools check
 the snippets in tests/scenarios/test_fix_exports.py)."""
 
 import subprocess
@@ -13,6 +13,7 @@ from faultlab.hops.nginx import Statement, changed, statements
 from faultlab.hops.traefik import difference, dropped_paths
 from faultlab.model import scenario
 from faultlab.output import fix_text as text
+from faultlab.output import words
 from faultlab.tools import fix as export
 from faultlab.tools.fix import step_snippets
 
@@ -55,7 +56,7 @@ def test_a_journey_accumulates_its_fixes_into_one_with_stages():
     fixed = report("upload-journey")
     (fix,) = fixed.fixes
     assert [stage.step for stage in fix.stages] == ["body-limit-both", "read-timeout-fix", "gunicorn-timeout-fix"]
-    assert [str(change) for change in fix.stages[-1].changes] == ["timeout 120s → 600s"]
+    assert [words.change(change) for change in fix.stages[-1].changes] == ["timeout 120s → 600s"]
     assert fixed.formats == ("nginx", "ingress", "gunicorn")
     assert snippet(fix, "gunicorn", "gunicorn.conf.py") == "timeout = 600\n"
     assert snippet(fix, "gunicorn", "gunicorn command line").startswith("gunicorn --timeout 600 faultapp:app  #")
@@ -68,7 +69,7 @@ def test_alternative_fixes_stay_apart_and_leftovers_are_named_not_exported():
     assert [stage.step for stage in first.stages] == ["uwsgi-keepalive", "uwsgi-keepalive-c200"]
     assert snippet(first, "uwsgi") == "[uwsgi]\nlisten = 1024\nhttp-keepalive = 1\n"
     assert second.step == "traefik-no-idle-reuse"
-    assert [str(change) for change in second.carried] == ["listen 100 → 1024"]
+    assert [words.change(change) for change in second.carried] == ["listen 100 → 1024"]
     assert not [s for s in second.snippets if s.format == "uwsgi"]
     static = yaml.safe_load(snippet(second, "traefik", "static configuration (traefik.yml)"))
     assert static == {"serversTransport": {"maxIdleConnsPerHost": -1}}
@@ -94,9 +95,22 @@ def test_a_limit_brings_the_zone_it_uses():
         "            limit_conn faultlab_conn 400;\n        }\n    }\n}\n")
 
 
-def test_a_release_change_is_said_not_exported_as_a_setting():
+def test_a_release_another_broken_step_switched_to_is_not_part_of_the_fix():
     (fix,) = report("502-gunicorn-timeout").fixes
-    conf = snippet(fix, "gunicorn", "gunicorn.conf.py")
+    assert [words.change(change) for change in fix.changes] == ["timeout 30s → 600s"]
+    assert [words.change(change) for change in fix.carried] == ["release 21.2.0 → 27.0.1"]
+    assert snippet(fix, "gunicorn", "gunicorn.conf.py") == "timeout = 600\n"
+
+
+def test_a_release_change_is_said_not_exported_as_a_setting():
+    from faultlab.hops import HOP_KINDS, RenderContext
+    from faultlab.hops.gunicorn import GunicornKnobs
+    from faultlab.units import TimeScale
+
+    ctx = RenderContext("app", 8000, None, TimeScale.parse("1/10"))
+    snippets = HOP_KINDS["gunicorn"].export(ctx, GunicornKnobs(release="21.2.0"),
+                                            GunicornKnobs(release="27.0.1", timeout="600s"))
+    conf = next(s.text for s in snippets if s.title == "gunicorn.conf.py")
     assert conf.endswith("timeout = 600\n") and "gunicorn 27.0.1 instead of 21.2.0" in conf
 
 

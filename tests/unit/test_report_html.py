@@ -42,8 +42,9 @@ def step_events(plan: scenario.Plan, index: int, statuses: list[int | None], set
 
 def written_report(tmp_path: Path) -> Path:
     plan = scenario.load("502-connection-refused")
-    report = HtmlReport()
-    report(ScenarioStarted(plan, plan.steps))
+    report = HtmlReport(tmp_path / "out")
+    report.start()
+    report.handle(ScenarioStarted(plan, plan.steps))
     broken = {"nginx": [Setting("uwsgi_read_timeout", "60s", "60s", False)],
               "app": [Setting("socket", "127.0.0.1:8080", "127.0.0.1:8080", True)]}
     fixed = {**broken, "app": [Setting("socket", "0.0.0.0:8080", "0.0.0.0:8080", True)]}
@@ -52,11 +53,12 @@ def written_report(tmp_path: Path) -> Path:
         started, finished = step_events(plan, index, statuses, settings,
                                         "connect() failed (111: Connection refused) while connecting to upstream "
                                         "<script>alert(1)</script> a|b")
-        report(started)
-        report(finished)
+        report.handle(started)
+        report.handle(finished)
         result.steps.append(finished.result)
-    report(ScenarioFinished(result))
-    return report.write(tmp_path / "out")
+    report.handle(ScenarioFinished(result))
+    report.close()
+    return tmp_path / "out" / "index.html"
 
 
 def test_each_step_shows_its_config_diff_checks_and_hop_trace(tmp_path):

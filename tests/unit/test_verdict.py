@@ -4,9 +4,10 @@ import pytest
 from pydantic import ValidationError
 
 from faultlab.model.scenario import Expect
+from faultlab.output import words
 from faultlab.run.evidence import AccessEvent, Evidence
 from faultlab.run.traffic import RequestRecord
-from faultlab.run.verdict import judge
+from faultlab.run.verdict import FailureStatusesCheck, OutcomeCheck, judge
 
 
 def records(*statuses):
@@ -22,7 +23,10 @@ def test_a_race_is_judged_on_a_count_of_failures_and_their_kind():
     rs = records(200, 200, 500, 502)
     checks = judge(Expect(failures={"min": 1}, failure_statuses=[500, 502], answered_by="traefik"), rs, evidence(rs))
     assert [c.ok for c in checks] == [True, True, True]
-    assert checks[0].observed == "2 (200 ×2, 500 ×1, 502 ×1)"
+    outcome = checks[0]
+    assert isinstance(outcome, OutcomeCheck) and outcome.failed == 2 and outcome.total == 4
+    assert dict(outcome.outcomes) == {"200": 2, "500": 1, "502": 1}
+    assert words.check(outcome).observed == "2 (200 ×2, 500 ×1, 502 ×1)"
 
 
 def test_zero_failures_means_zero():
@@ -33,7 +37,9 @@ def test_zero_failures_means_zero():
 def test_unexpected_failure_kinds_are_named():
     rs = records(200, 503, None)
     check = judge(Expect(failures={"min": 1}, failure_statuses=[503]), rs, evidence(rs))[1]
-    assert not check.ok and "no response (timeout) ×1" in check.observed
+    assert isinstance(check, FailureStatusesCheck) and not check.ok
+    assert dict(check.others) == {"no response (timeout)": 1}
+    assert "no response (timeout) ×1" in words.check(check).observed
 
 
 def test_exactly_one_way_of_judging_statuses():
