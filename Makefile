@@ -53,3 +53,5 @@ clean: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check faultlab tests apps examples
+	$(BIN)/mypy
+	$(BIN)/lint-imports

@@ -367,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from faultlab.errors import from_engine
+        from faultlab.infra.engine import from_engine
 
         lab_error = from_engine(exc)
         if lab_error is None or args.debug:
@@ -381,8 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(exc: LabError) -> int:
     print(f"error: {exc.message}", file=sys.stderr)
-    if exc.tip:
-        print(f"Tip: {exc.tip}", file=sys.stderr)
+    tip = exc.tip_for(PROG)
+    if tip:
+        print(f"Tip: {tip}", file=sys.stderr)
     return exc.exit_code
 
 

@@ -1,7 +1,9 @@
 """faultlab's own exceptions.
 
 Every failure a user can meet is a `LabError`: one sentence saying what happened, an optional
-`tip` saying what to do next, and the process exit code the CLI uses.
+`tip` saying what to do next, and the process exit code the CLI uses. A tip that names a command
+writes the program as `{prog}` (e.g. "`{prog} clean` removes what this run left"): only the CLI knows
+how it is invoked, and `tip_for` fills it in.
 
     LabError
     ├── InputError        exit 2: a scenario file, id, option or argument is wrong
@@ -21,6 +23,9 @@ class LabError(Exception):
         super().__init__(message)
         self.message = message
         self.tip = tip
+
+    def tip_for(self, prog: str) -> str | None:
+        return self.tip.replace("{prog}", prog) if self.tip else None
 
 
 class InputError(LabError):
@@ -53,22 +58,3 @@ class CommandError(EnvironmentError_):
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-def from_engine(exc: BaseException) -> LabError | None:
-    """The Docker SDK's own failures (the engine went away mid-run, an API call refused) as one line."""
-    import os
-
-    import requests
-    from docker.errors import APIError, DockerException
-
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        return EnvironmentError_(f"the Docker engine at {where} stopped answering during the run",
-                                 tip="check it with `lab engine status`; then `lab clean` removes what the "
-                                     "run left behind")
-    if isinstance(exc, APIError):
-        return EnvironmentError_(f"the Docker engine refused a request: {exc.explanation or exc}")
-    if isinstance(exc, DockerException):
-        return EnvironmentError_(f"Docker: {exc}")
-    return None

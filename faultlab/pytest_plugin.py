@@ -4,7 +4,7 @@
 
 or, per test module, `pytestmark = pytest.mark.faultlab_scenario("413-body-size", step="broken")`. The
 `faultlab_stack` fixture starts the scenario's containers with that step's knobs (the same path as
-`lab run`: images built if missing, 127.0.0.1 ports, torn down after the module) and gives URLs,
+`faultlab run`: images built if missing, 127.0.0.1 ports, torn down after the module) and gives URLs,
 logs and `apply(step)` to move to another step. Tests that use it are skipped, with the reason,
 when no scenario is named. Installed with faultlab (entry point `pytest11`); inert otherwise.
 """

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from faultlab.bench.figures import Figure
 from faultlab.bench.targets import running, target
+from faultlab.model.scenario import LoadTraffic
 from faultlab.run.traffic.load import LoadSpec, run_load, summarize
 
 Say = Callable[[str], None]
@@ -25,6 +26,7 @@ def _cpu_ns(stack, hop: str) -> int:  # noqa: ANN001 - Stack
 def measure(say: Say) -> list[Figure]:
     chosen = target("keepalive-fixed", "keepalive-listen-1024")
     traffic = chosen.plan.step_named("keepalive-listen-1024").traffic
+    assert isinstance(traffic, LoadTraffic)
     say(f"fidelity: -c {CONCURRENCY} -n {REQUESTS} POST through the fixed keep-alive stack")
     with running(chosen, say) as stack:
         url = stack.url(traffic.target)

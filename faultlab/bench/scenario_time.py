@@ -3,7 +3,7 @@
 The floor of a run is what no harness could skip: bringing the stack up, and each step's traffic
 from its first request to its last answer (the timeouts it waits out and the app's work, at the
 scenario's time scale). What remains is the lab's own overhead: restarts between steps, reading
-logs, teardown. Scenarios run as `lab run <id> --json` processes, `jobs` at a time.
+logs, teardown. Scenarios run as `faultlab run <id> --json` processes, `jobs` at a time.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def run_one(scenario_id: str) -> Timed:
         document = json.loads(done.stdout)
     except json.JSONDecodeError:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"lab run {scenario_id} printed no JSON: {tail[0]}") from None
+        raise RuntimeError(f"faultlab run {scenario_id} printed no JSON: {tail[0]}") from None
     return Timed(scenario_id, document["ok"], document["wall_s"], floor_s(document))
 
 

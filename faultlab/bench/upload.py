@@ -101,7 +101,8 @@ def measure(say: Say, pairs: int = 2) -> list[Figure]:
         say("uploads: starting an nginx → gunicorn stack")
         with running(target("upload-2g"), say) as stack:
             url = stack.url("ingress")
-            labs, curls = [], []
+            labs: list[Upload] = []
+            curls: list[Upload] = []
             for pair in range(pairs):
                 for who in (("lab", "curl") if pair % 2 == 0 else ("curl", "lab")):
                     got = lab_upload(url) if who == "lab" else curl_upload(url, body)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -137,13 +137,39 @@ Recogniser = Callable[[str], ParsedLine | None]
 
 
 class HopKind(Protocol):
-    name: ClassVar[str]  # the kind a topology names, e.g. "ingress-nginx"
-    family: ClassVar[str]  # kinds of one family write the same log lines (nginx and the ingress hop)
-    runs_app: ClassVar[bool]  # an app server: Python tracebacks in a paste may be its
-    fix_format: ClassVar[str]  # the target name of its fix export (`ingress` for the ingress hop)
-    knobs: ClassVar[type[Knobs]]
-    notable: ClassVar[re.Pattern[str]]  # error-stream lines worth showing beside a failing request's trace
-    recognisers: ClassVar[tuple[Recogniser, ...]]
+    # Read-only members: each kind's class says them as plain class attributes.
+    @property
+    def name(self) -> str:
+        """The kind a topology names, e.g. "ingress-nginx"."""
+        ...
+
+    @property
+    def family(self) -> str:
+        """Kinds of one family write the same log lines (nginx and the ingress hop)."""
+        ...
+
+    @property
+    def runs_app(self) -> bool:
+        """An app server: Python tracebacks in a paste may be its."""
+        ...
+
+    @property
+    def fix_format(self) -> str:
+        """The target name of its fix export (`ingress` for the ingress hop)."""
+        ...
+
+    @property
+    def knobs(self) -> type[Knobs]: ...
+
+    @property
+    def notable(self) -> re.Pattern[str]:
+        """Error-stream lines worth showing beside a failing request's trace."""
+        ...
+
+    @property
+    def recognisers(self) -> tuple[Recogniser, ...]:
+        """Its server's default log formats (and the lab's JSON access line), for diagnose."""
+        ...
 
     def parse_access(self, text: str) -> AccessFields | None:
         """The hop's access-log line as the lab configures it; None for every other line."""

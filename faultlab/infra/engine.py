@@ -1,6 +1,6 @@
 """The Docker engine: reach one, or — as root on Debian/Ubuntu — install and start one.
 
-`make test` and `make scenario-<id>` run inside `lab with-engine`, which starts dockerd only when
+`make test` and `make scenario-<id>` run inside `faultlab with-engine`, which starts dockerd only when
 none answers and stops exactly the one it started (by pid) when the command is done; an engine
 that was already running is left alone.
 """
@@ -18,11 +18,11 @@ import docker
 from docker.errors import DockerException
 
 from faultlab import paths
-from faultlab.errors import CommandError, EnvironmentError_
+from faultlab.errors import CommandError, EnvironmentError_, LabError
 
 Say = Callable[[str], None]
 START_TIMEOUT_S = 90
-TIP = ("run `make engine` (as root on Debian/Ubuntu it installs and starts dockerd), "
+TIP = ("run `{prog} engine start` (as root on Debian/Ubuntu it installs docker.io and starts dockerd), "
        "or start Docker Desktop / `sudo systemctl start docker`")
 
 
@@ -121,7 +121,7 @@ def stop(pid: int, say: Say) -> None:
     while time.monotonic() < deadline:
         try:
             finished, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # not our child (started by an earlier `lab engine start`)
+        except ChildProcessError:  # not our child (started by an earlier `engine start`)
             finished = 0 if _alive(pid) else pid
         if finished == pid:
             return
@@ -145,3 +145,20 @@ def with_engine(argv: Sequence[str], say: Say) -> int:
     finally:
         if started is not None:
             stop(started, say)
+
+
+def from_engine(exc: BaseException) -> LabError | None:
+    """The Docker SDK's own failures (the engine went away mid-run, an API call refused) as one line."""
+    import requests
+    from docker.errors import APIError
+
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return EnvironmentError_(f"the Docker engine at {where} stopped answering during the run",
+                                 tip="check it with `{prog} engine status`; then `{prog} clean` removes what the "
+                                     "run left behind")
+    if isinstance(exc, APIError):
+        return EnvironmentError_(f"the Docker engine refused a request: {exc.explanation or exc}")
+    if isinstance(exc, DockerException):
+        return EnvironmentError_(f"Docker: {exc}")
+    return None

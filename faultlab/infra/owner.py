@@ -1,7 +1,7 @@
 """Which process owns a stack, and whether it is still alive.
 
 Every resource of a run carries `io.faultlab.owner=<host>/<boot id>/<pid>/<start time>`. The engine
-may be shared by several labs at once, so `lab clean` removes a stack only when its owner is provably
+may be shared by several labs at once, so `faultlab clean` removes a stack only when its owner is provably
 gone: same host, and either another boot or no process with that pid and start time. A pid alone could
 have been reused; the start time (in clock ticks since boot, from /proc) could not.
 """

@@ -104,7 +104,7 @@ class Stack:
                 raise EnvironmentError_(
                     f"could not remove project {self.project}: the Docker engine stopped answering "
                     f"({type(exc).__name__})",
-                    tip="once the engine is back, `lab clean` removes what this run left") from None
+                    tip="once the engine is back, `{prog} clean` removes what this run left") from None
             finally:
                 shutil.rmtree(self.config_dir, ignore_errors=True)
                 self._removed = True

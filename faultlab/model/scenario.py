@@ -89,7 +89,7 @@ class Expect(_Model):
 class Step(_Model):
     name: str = Field(pattern=_SLUG)
     # What the step is in the story: the failure, a tempting change that does not help, the fix, or
-    # another view of the same system (a bypass, a control). `lab fix` and `lab explain` read it.
+    # another view of the same system (a bypass, a control). `fix` and `explain` read it.
     role: Literal["broken", "wrong-fix", "fix", "variant"] = "variant"
     says: str  # one line for the terminal: what this step does
     change: dict[str, dict[str, Any]] = {}  # knobs changed from the previous step (they carry on)
@@ -212,7 +212,7 @@ def resolve(id_or_path: str) -> Path:
         return known[id_or_path]
     close = difflib.get_close_matches(id_or_path, list(known), n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise InputError(f"unknown scenario {id_or_path!r}.{hint}", tip="`lab list` shows every scenario")
+    raise InputError(f"unknown scenario {id_or_path!r}.{hint}", tip="`{prog} list` shows every scenario")
 
 
 def load(id_or_path: str, *, time_scale: TimeScale | None = None) -> Plan:
@@ -250,16 +250,16 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path,
             raise InputError(f"{path}: {where}: no hop {name!r} in topology {topology.name!r}{hint}; "
                              f"its hops are {', '.join(hops)}")
 
-    for hop in scenario.knobs:
-        check_hop(hop, f"knobs.{hop}")
+    for hop_name in scenario.knobs:
+        check_hop(hop_name, f"knobs.{hop_name}")
     raw: dict[str, dict[str, Any]] = {hop: dict(scenario.knobs.get(hop, {})) for hop in hops}
     previous: dict[str, Knobs] = {}
     plans = []
     for index, step in enumerate(scenario.steps):
         where = f"steps[{index}] ({step.name})"
-        for hop, change in step.change.items():
-            check_hop(hop, f"{where}.change.{hop}")
-            raw[hop] = _merge(raw[hop], change)
+        for hop_name, change in step.change.items():
+            check_hop(hop_name, f"{where}.change.{hop_name}")
+            raw[hop_name] = _merge(raw[hop_name], change)
         check_hop(step.expect.answered_by, f"{where}.expect.answered_by")
         for signature in step.expect.logs:
             check_hop(signature.hop, f"{where}.expect.logs")

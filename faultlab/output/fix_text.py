@@ -1,4 +1,4 @@
-"""`lab fix` for the terminal: the story's fix in words, then each snippet; or one format's snippets alone."""
+"""`fix` for the terminal: the story's fix in words, then each snippet; or one format's snippets alone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`lab run --report DIR`: the run as one self-contained page (DIR/index.html) and as markdown (DIR/report.md).
+"""`run --report DIR`: the run as one self-contained page (DIR/index.html) and as markdown (DIR/report.md).
 
 A handler of the run's event stream like the terminal view: it keeps what each step changed and what
 came back, and writes both files once the run has finished. The page loads nothing: styles and the
@@ -163,7 +163,7 @@ class HtmlReport:
             "rerun": self._rerun(plan),
             "steps": views,
             "passed": sum(view.ok for view in views),
-            "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         }
 
 

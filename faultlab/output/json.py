@@ -93,5 +93,5 @@ def _plain(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     if hasattr(value, "model_dump"):
-        return value.model_dump()  # type: ignore[no-any-return]
+        return value.model_dump()
     raise TypeError(f"{type(value).__name__} is not JSON")

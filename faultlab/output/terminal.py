@@ -141,9 +141,9 @@ class TerminalReport:
                     if old is None or (old.story, old.lab) != (setting.story, setting.lab):
                         was = f"{old.story} → " if old else ""
                         same = setting.lab == setting.story or (self._scale is not None and self._scale.ratio == 1)
-                        lab = "" if same else f" (lab {escape(setting.lab)})"
+                        lab_value = "" if same else f" (lab {escape(setting.lab)})"
                         self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
-                                    f"[bold]{escape(setting.story)}[/]{lab}")
+                                    f"[bold]{escape(setting.story)}[/]{lab_value}")
         traffic = event.plan.traffic
         if traffic != self._scenario_traffic and self._scale is not None:
             self._print(f"  traffic this step: {traffic.describe(self._scale)}")

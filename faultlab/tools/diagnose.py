@@ -281,11 +281,11 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
     score = (LOG_WEIGHT * len(matched) + (STATUS_WEIGHT if statuses else 0.0)) / total
     fit = _fit(step, parsed, reported)
     specificity = sum(len(m.signature.pattern) for m in matched)
-    exact = sum(m.exact for m in matched)
+    exact_count = sum(m.exact for m in matched)
     # Statuses alone cannot rank steps by evidence (a step without log signatures would "match 100%"):
     # among weak causes the chain's fit decides, then the scenario's `broken` step.
     strength = round(score, 6) if matched else 0.0
-    key = (bool(matched), strength, round(fit, 6), specificity, exact, step.role == "broken", -step.failing_steps,
+    key = (bool(matched), strength, round(fit, 6), specificity, exact_count, step.role == "broken", -step.failing_steps,
            -step.index)
     return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
                  sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,

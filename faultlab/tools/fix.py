@@ -119,7 +119,8 @@ def _fix_changes(plan: Plan, group: list[StepPlan]) -> tuple[tuple[KnobChange, .
     setting it from a step that is not a try at fixing it: another alternative fix (a knob the lab left in
     place), or another broken step (502-gunicorn-timeout's newer gunicorn release). A wrong fix's change
     that the fix keeps (the host's body size in 413-body-size) is part of the fix."""
-    own, carried = [], []
+    own: list[KnobChange] = []
+    carried: list[KnobChange] = []
     for change in plan.broken.diff(group[-1]):
         setters = [step for step in plan.steps[: group[-1].index + 1] if step.touches(change.key)]
         last = setters[-1] if setters else None

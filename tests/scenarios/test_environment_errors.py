@@ -103,7 +103,7 @@ def test_engine_stopping_mid_run_is_one_line_and_names_what_is_left(client, imag
         stdout, stderr = process.communicate(timeout=180)
         done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         message = _one_line(done, 3, f"could not remove project {project}: the Docker engine stopped answering")
-        assert "Tip: once the engine is back, `lab clean` removes what this run left" in message
+        assert "Tip: once the engine is back, `faultlab clean` removes what this run left" in message
         assert leftovers(client, project), "with the engine gone nothing could be removed, and the line says so"
     finally:
         proxy.stop()

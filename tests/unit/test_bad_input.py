@@ -38,10 +38,6 @@ def _one_clear_line(capsys: pytest.CaptureFixture[str], code: int, expected_code
     return lines[0]
 
 
-def test_the_corpus_is_big_enough():
-    assert len(list(BAD.glob("*.yaml"))) + len(CLI_CASES) + len(ENVIRONMENT_CASES) >= 30
-
-
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yaml")), ids=lambda path: path.stem)
 def test_bad_scenario_file(path: Path, capsys, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", DEAD_ENGINE)  # the file must be refused before the engine is asked
@@ -85,7 +81,7 @@ def test_missing_engine(argv: list[str], phrase: str, capsys, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", DEAD_ENGINE)
     code = cli.main(argv)
     stderr = capsys.readouterr().err
-    assert "Tip: run `make engine`" in stderr  # the next step
+    assert "Tip: run `faultlab engine start`" in stderr  # the next step
     print(stderr, file=sys.stderr)  # hand it back to the one-line check
     _one_clear_line(capsys, code, 3, phrase)
 

@@ -34,7 +34,7 @@ def test_no_engine_is_an_environment_error_with_a_next_step():
     done = lab("run", "413-body-size", env={"DOCKER_HOST": "unix:///nonexistent.sock"})
     assert done.returncode == 3
     assert "Docker engine not reachable at unix:///nonexistent.sock" in done.stderr
-    assert "Tip: run `make engine`" in done.stderr
+    assert "Tip: run `faultlab engine start`" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -7,9 +7,10 @@ from faultlab.model import scenario
 
 
 @pytest.mark.parametrize("scenario_id", sorted(scenario.available()))
-def test_every_shipped_scenario_loads(scenario_id):
+def test_every_shipped_scenario_is_named_by_its_file_and_shows_a_failure(scenario_id):
     plan = scenario.load(scenario_id)
-    assert plan.steps and plan.scenario.id == scenario_id
+    assert plan.scenario.id == scenario_id, "the id inside the file and the file's name differ"
+    assert any(step.role == "broken" for step in plan.steps), "no step shows what breaks (role: broken)"
 
 
 def test_steps_accumulate_changes_and_report_the_hops_they_touch():
@@ -123,3 +124,21 @@ def test_every_shipped_scenario_tells_a_story_with_roles() -> None:
         roles = [step.step.role for step in scenario.load(scenario_id).steps]
         assert roles[0] == "broken", scenario_id
         assert {"fix", "variant"} & set(roles), scenario_id
+
+
+def test_a_steps_traffic_keeps_its_values_as_written(tmp_path):
+    # Regression: a step's traffic was merged through the display form, so 0.0004 s became "0ms" → 0 and
+    # the load engine failed at run time with a bare ValueError.
+    source = scenario.available()["499-client-abort"].read_text().replace("give_up_after: 3s", "give_up_after: 0.0004")
+    own = tmp_path / "mine.yaml"
+    own.write_text(source)
+    plan = scenario.load(str(own))
+    assert {step.traffic.give_up_after for step in plan.steps} == {0.0004}
+
+
+def test_the_time_scale_is_typed_end_to_end():
+    from faultlab.units import TimeScale
+
+    plan = scenario.load("504-read-timeout")
+    assert isinstance(plan.scenario.time_scale, TimeScale) and plan.scale == plan.scenario.time_scale
+    assert scenario.load("504-read-timeout", time_scale=TimeScale.parse("1")).scale.ratio == 1

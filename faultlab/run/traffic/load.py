@@ -138,11 +138,13 @@ class _Poller:
         return self._impl.poll(timeout_s if self._edge else int(timeout_s * 1000) + 1)
 
     def close(self) -> None:
-        if self._edge:
-            self._impl.close()
+        if self._edge:  # only epoll holds a descriptor (and only it has close())
+            self._impl.close()  # type: ignore[union-attr]
 
 
-def _error_name(code: int) -> str:
+def _error_name(code: int | None) -> str:
+    if code is None:
+        return "socket error"
     if code == errno.ECONNREFUSED:
         return "connection refused"
     if code in (errno.ECONNRESET, errno.EPIPE):
@@ -290,7 +292,7 @@ class _Engine:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM | _SOCK_NONBLOCK)
         if not _SOCK_NONBLOCK:
             sock.setblocking(False)
-        code = sock.connect_ex(self.address)
+        code: int | None = sock.connect_ex(self.address)
         sent = 0
         if code in (0, errno.EINPROGRESS):
             # On loopback the handshake is usually done by now: send at once rather than wait for writability.
@@ -308,6 +310,7 @@ class _Engine:
         self.poller.add(conn.fd, conn.writing)
 
     def _flush(self, conn: _Conn) -> None:
+        assert conn.sock is not None  # registered connections have a socket
         try:
             sent = conn.sock.send(conn.out)
         except BlockingIOError:
@@ -322,6 +325,7 @@ class _Engine:
 
     def _read(self, conn: _Conn) -> None:
         # Edge-triggered: read until the response is whole or the socket is drained.
+        assert conn.sock is not None  # registered connections have a socket
         recv = conn.sock.recv
         while True:
             try:

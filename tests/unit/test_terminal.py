@@ -1,0 +1,62 @@
+"""The terminal and JSON views of a run, from events built by hand (no engine)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from faultlab.cli import HINTS
+from faultlab.hops import Setting
+from faultlab.model import scenario
+from faultlab.output.json import JsonReport
+from faultlab.output.terminal import TerminalReport
+from faultlab.run.events import ScenarioFinished, ScenarioResult, ScenarioStarted, StackUp
+
+from .test_report_html import step_events
+
+SETTINGS = {"nginx": [Setting("uwsgi_read_timeout", "60s", "60s", False)],
+            "app": [Setting("socket", "127.0.0.1:8080", "127.0.0.1:8080", True)]}
+
+
+def _feed(*handlers: TerminalReport | JsonReport) -> None:
+    plan = scenario.load("502-connection-refused")
+    result = ScenarioResult(plan, "faultlab-test")
+    fixed = {**SETTINGS, "app": [Setting("socket", "0.0.0.0:8080", "0.0.0.0:8080", True)]}
+    events: list = [ScenarioStarted(plan, plan.steps), StackUp("faultlab-test", "http://127.0.0.1:1", 1.2)]
+    for index, (statuses, settings) in enumerate([([502] * 3, SETTINGS), ([200] * 3, fixed)]):
+        started, finished = step_events(plan, index, statuses, settings,
+                                        "2026/11/24 10:00:00 [error] 7#7: *1 connect() failed (111: Connection "
+                                        "refused) while connecting to upstream, client: 1.2.3.4")
+        result.steps.append(finished.result)
+        events += [started, finished]
+    events.append(ScenarioFinished(result))
+    for handler in handlers:
+        handler.start()
+        for event in events:
+            handler.handle(event)
+        handler.close()
+
+
+def test_the_terminal_shows_changes_checks_and_the_summary():
+    out = io.StringIO()
+    _feed(TerminalReport(Console(file=out, width=200, color_system=None), hints=HINTS))
+    text = out.getvalue()
+    assert "change  app: socket 127.0.0.1:8080 → 0.0.0.0:8080" in text  # the second step: only what changed
+    assert "socket                127.0.0.1:8080" in text  # the first: every setting
+    assert "✔ status at the client: expected 502 ×3, saw 502 ×3" in text
+    assert "✔ answered by: expected nginx, saw nginx ×3" in text
+    assert "✔ log at nginx error log ~ /connect\\(\\) failed" in text
+    assert "trace nginx 502 ← app —" in text
+    assert "│ bound-to-loopback │ 502 ×3   │ 502 ×3 │ nginx ×3" in text
+    assert "2/2 steps matched" in text
+
+
+def test_json_carries_checks_as_data():
+    out = io.StringIO()
+    _feed(JsonReport(out))
+    document = json.loads(out.getvalue())
+    assert document["ended"] == "finished"
+    first = document["steps"][0]["checks"][0]
+    assert first["kind"] == "outcome" and first["status"] == 502 and first["outcomes"] == {"502": 3}
