@@ -46,20 +46,36 @@ def _say(text: str) -> None:
     print(f"faultlab: {text}", file=sys.stderr, flush=True)
 
 
+def _out(text: str, end: str = "\n") -> None:
+    """Print what came from scenario files or logs with its control characters made visible."""
+    from faultlab.output.printable import printable
+
+    print(printable(text), end=end)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    import yaml
+    from faultlab.model import catalogue
 
-    from faultlab.model import scenario
+    entries = catalogue.entries()
+    width = max((len(entry.id) for entry in entries), default=10)
+    _out(f"{'scenario':<{width}}  steps  title")
+    for entry in entries:
+        if entry.problem is None:
+            _out(f"{entry.id:<{width}}  {entry.steps:>5}  {entry.title}")
+        else:
+            _out(f"{entry.id:<{width}}      ?  (cannot be read: {entry.problem})")
+    _out(f"\nRead one: {PROG} explain <scenario>   Run one: {PROG} run <scenario>   (or: make scenario-<scenario>)")
+    broken = [entry for entry in entries if entry.problem is not None]
+    if broken:
+        print(f"{len(broken)} scenario file(s) cannot be read; `{PROG} run` names the problem of each.",
+              file=sys.stderr)
+    return 0
 
-    rows = []
-    for scenario_id, path in scenario.available().items():
-        document = yaml.safe_load(path.read_text()) or {}
-        rows.append((scenario_id, len(document.get("steps") or []), document.get("title", "")))
-    width = max((len(row[0]) for row in rows), default=10)
-    print(f"{'scenario':<{width}}  steps  title")
-    for scenario_id, steps, title in rows:
-        print(f"{scenario_id:<{width}}  {steps:>5}  {title}")
-    print("\nRead one: lab explain <scenario>   Run one: lab run <scenario>   (or: make scenario-<scenario>)")
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell), end="")
     return 0
 
 
@@ -101,7 +117,9 @@ def _handlers(args: argparse.Namespace, number: int) -> list[Handler]:
         try:
             directory.mkdir(parents=True, exist_ok=True)  # a bad path fails before any container starts
         except OSError as exc:
-            raise _usage(f"cannot write the report to {directory}: {exc.strerror}") from None
+            raise _usage(f"--report: cannot write to {directory}: {exc.strerror or exc}") from None
+        if not os.access(directory, os.W_OK):
+            raise _usage(f"--report: cannot write to {directory}: permission denied")
         handlers.append(HtmlReport(directory, lambda page: _say(f"report written: {page} (and report.md)"), HINTS))
     return handlers
 
@@ -115,9 +133,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     for hop in plan.topology.hops:
         ctx = RenderContext(hop.name, hop.port, hop.upstream, plan.scale)
         directory = Path(args.out) / hop.name
-        directory.mkdir(parents=True, exist_ok=True)
         for name, text in HOP_KINDS[hop.kind].render(step.knobs[hop.name], ctx).items():
-            (directory / name).write_text(text)
+            _write(directory / name, text, "--out")
     print(f"rendered step {step.step.name!r} of {plan.scenario.id} into {args.out}; run it by hand with:\n"
           f"  FAULTLAB_CONFIG={Path(args.out).resolve()} docker compose -f {plan.topology.compose_file} up")
     return 0
@@ -132,7 +149,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     if args.format is not None and args.format not in FIX_FORMATS:
         raise _usage(f"--format: no fix format {args.format!r}; the formats are {', '.join(FIX_FORMATS)}")
     report = fix.build(scenario.load(args.scenario))
-    print(fix_text.only(report, args.format) if args.format else fix_text.full(report, HINTS), end="")
+    _out(fix_text.only(report, args.format) if args.format else fix_text.full(report, HINTS), end="")
     return 0
 
 
@@ -143,8 +160,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from faultlab.tools import diagnose
 
     result = diagnose.diagnose(diagnose.read_inputs(args.files))
-    print(json.dumps(diagnose_text.to_dict(result, HINTS), indent=2) if args.json
-          else diagnose_text.render_text(result, HINTS))
+    if args.json:
+        print(json.dumps(diagnose_text.to_dict(result, HINTS), indent=2))
+    else:
+        _out(diagnose_text.render_text(result, HINTS))
     return 0 if result.found else 1
 
 
@@ -230,7 +249,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     text = schema.render()
     if args.out:
-        Path(args.out).write_text(text)
+        _write(Path(args.out), text, "--out")
         print(f"wrote the scenario JSON Schema to {args.out}")
     else:
         print(text, end="")
@@ -250,6 +269,14 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(path: Path, text: str, flag: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise _usage(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _time_scale(text: str | None) -> TimeScale | None:
     from faultlab.units import TimeScale
 
@@ -267,21 +294,34 @@ def _usage(message: str) -> LabError:
     return InputError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faultlab", description="faultlab: replay reverse-proxy incidents with "
-                                     "real nginx, gunicorn and friends in docker compose.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+SCENARIO_HELP = "a scenario id (see `faultlab list`) or the path of your own scenario .yaml"
 
-    sub = commands.add_parser("list", help="list the scenarios")
+
+def build_parser() -> argparse.ArgumentParser:
+    from faultlab import __version__
+    from faultlab.tools import MAX_DIAGNOSE_MIB
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="faultlab: replay reverse-proxy incidents with real nginx, gunicorn, uwsgi and "
+        "traefik in docker compose, and check what users see.",
+        epilog="Start with `faultlab list`, then `faultlab explain <scenario>` and `faultlab run <scenario>`. "
+        "Exit status: 0 ok, 1 a step did not match (or no cause found), 2 bad input, 3 environment, 130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"faultlab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--scenarios", metavar="DIR", action="append", default=[],
+                        help="also use the scenario files in DIR (repeatable; or FAULTLAB_SCENARIOS=DIR1:DIR2)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub = commands.add_parser("list", help="list the scenarios", description="List every scenario with its "
+                              "number of steps and its title; files that cannot be read are named, not hidden.")
     sub.set_defaults(func=cmd_list)
 
     sub = commands.add_parser("explain", help="the story of a scenario: chain, what breaks, why, wrong fix, fix, docs")
-    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
+    sub.add_argument("scenario", help=SCENARIO_HELP)
     sub.set_defaults(func=cmd_explain)
 
     sub = commands.add_parser("run", help="run a scenario against real containers")
-    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
+    sub.add_argument("scenario", help=SCENARIO_HELP)
     sub.add_argument("--step", help="run only this step (earlier steps' config changes still apply)")
     sub.add_argument("--time-scale", help="override the scenario's time scale, e.g. 1/10; 1 = real durations")
     sub.add_argument("--json", action="store_true", help="print the result as JSON instead of the terminal view")
@@ -293,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(func=cmd_run)
 
     sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, gunicorn, uwsgi or traefik config")
-    sub.add_argument("scenario", help="a scenario id (see `lab list`) or a path to your own scenario .yaml")
+    sub.add_argument("scenario", help=SCENARIO_HELP)
     # The choices come from the hop registry, checked in cmd_fix: importing it here would slow every command.
     sub.add_argument("--format", metavar="FORMAT", help="only this target's config, ready to paste: nginx, "
                      "ingress, gunicorn, uwsgi or traefik (default: every one that applies)")
@@ -303,18 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
         "diagnose", help="name the scenario behind pasted log lines or status codes",
         description="Read log lines (nginx, ingress-nginx, traefik, gunicorn, uwsgi; their default formats or the "
         "lab's) and/or status codes, and rank the scenarios whose signatures they match, with the evidence, "
-        "the command that reproduces it and the fix. Exit status: 0 a cause was named (also when only the "
-        "statuses fit), 1 no known cause (the closest partial matches are shown), 2 a file could not be read.",
-        epilog="example: kubectl logs deploy/ingress-nginx-controller | lab diagnose")
+        "the command that reproduces it and the fix. Reads at most the first "
+        f"{MAX_DIAGNOSE_MIB} MiB of input. Exit status: 0 a cause was named (also when only the statuses fit), "
+        "1 no known cause (the closest partial matches are shown), 2 a file could not be read.",
+        epilog="example: kubectl logs deploy/ingress-nginx-controller | faultlab diagnose")
     sub.add_argument("files", nargs="*", metavar="FILE", help="log files; none or `-`: read stdin")
     sub.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     sub.set_defaults(func=cmd_diagnose)
 
-    sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand")
-    sub.add_argument("scenario")
-    sub.add_argument("--step")
-    sub.add_argument("--time-scale")
-    sub.add_argument("--out", required=True)
+    sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand",
+                              description="Write every hop's rendered config for one step into DIR/<hop>/ and "
+                              "print the docker compose command that runs them by hand.")
+    sub.add_argument("scenario", help=SCENARIO_HELP)
+    sub.add_argument("--step", help="the step whose knobs to render (default: the first)")
+    sub.add_argument("--time-scale", help="override the scenario's time scale, e.g. 1/10; 1 = real durations")
+    sub.add_argument("--out", required=True, metavar="DIR", help="where to write the configs (created if missing)")
     sub.set_defaults(func=cmd_render)
 
     sub = commands.add_parser("images", help="build the lab's images (cached by their inputs); save or load "
@@ -324,12 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("file", nargs="?", metavar="FILE", help="the bundle, e.g. faultlab-bundle.tar")
     sub.set_defaults(func=cmd_images)
 
-    sub = commands.add_parser("engine", help="check or start the Docker engine")
-    sub.add_argument("action", choices=["status", "start"])
+    sub = commands.add_parser("engine", help="check or start the Docker engine",
+                              description="status: say whether a Docker engine answers. start: make one answer; "
+                              "as root on Debian/Ubuntu this may `apt-get install docker.io` and starts dockerd in "
+                              "the background (stop it with the kill command it prints).")
+    sub.add_argument("action", choices=["status", "start"], help="status: check only; start: install/start if needed")
     sub.set_defaults(func=cmd_engine)
 
-    sub = commands.add_parser("with-engine", help="run a command with an engine; stop it after if started here")
-    sub.add_argument("command", nargs=argparse.REMAINDER)
+    sub = commands.add_parser("with-engine", help="run a command with an engine; stop it after if started here",
+                              description="Run COMMAND with a Docker engine available: one already running is "
+                              "used and left alone; otherwise (as root on Debian/Ubuntu) docker.io is installed if "
+                              "missing and dockerd started, then stopped once COMMAND ends. `make test` uses it.")
+    sub.add_argument("command", nargs=argparse.REMAINDER, help="the command and its arguments, after `--`")
     sub.set_defaults(func=cmd_with_engine)
 
     sub = commands.add_parser("clean", help="remove containers, networks and volumes left by killed runs")
@@ -341,9 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(func=cmd_bench)
 
     sub = commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors and CI checks)")
-    sub.add_argument("--out", metavar="FILE", help="write it to FILE instead (schema/scenario.schema.json is "
-                     "the published copy)")
+    sub.add_argument("--out", metavar="FILE", help="write it to FILE instead (the packaged copy is "
+                     "faultlab/data/schema/scenario.schema.json)")
     sub.set_defaults(func=cmd_schema)
+
+    sub = commands.add_parser("completion", help="print a shell completion script (bash or zsh)",
+                              description="Print a completion script: `eval \"$(faultlab completion bash)\"` in "
+                              "~/.bashrc, or `faultlab completion zsh > ~/.zfunc/_faultlab`.")
+    sub.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    sub.set_defaults(func=cmd_completion)
     return parser
 
 
@@ -351,17 +406,30 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # the same teardown path as Ctrl-C
 
 
+# The commands that start containers: an interruption there tears them down, and says so.
+STARTS_CONTAINERS = {cmd_run, cmd_bench}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        from faultlab.model import catalogue
+
+        for folder in args.scenarios:
+            catalogue.add_folder(Path(folder))
         return args.func(args)
     except LabError as exc:
         if args.debug:
             raise
         return _report(exc)
     except KeyboardInterrupt:
-        print("interrupted: the lab's containers were removed", file=sys.stderr)
+        done = ": the lab's containers were removed" if args.func in STARTS_CONTAINERS else ""
+        print(f"interrupted{done}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `lab list | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -380,10 +448,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(exc: LabError) -> int:
-    print(f"error: {exc.message}", file=sys.stderr)
+    from faultlab.output.printable import printable
+
+    # One line each: a message quoting a user's file or value may hold line breaks or control characters.
+    print(f"error: {printable(exc.message.replace(chr(10), ' '))}", file=sys.stderr)
     tip = exc.tip_for(PROG)
     if tip:
-        print(f"Tip: {tip}", file=sys.stderr)
+        print(f"Tip: {printable(tip.replace(chr(10), ' '))}", file=sys.stderr)
     return exc.exit_code
 
 

@@ -32,6 +32,8 @@ def parse_duration(value: object) -> float:
         if not match:
             raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m', '250ms' or 60")
         seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a duration: it must be a finite number of seconds")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -49,12 +51,17 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("a size is a number of bytes or a string like '64MiB'")
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
         return value
     match = _SIZE.match(str(value).strip())
     if not match:
         raise ValueError(f"{value!r} is not a size; write e.g. '64MiB', '1m' or 1048576")
     unit = (match.group(2) or "b").lower()[0]
-    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    exact = Fraction(match.group(1)) * _SIZE_UNITS[unit]
+    if exact.denominator != 1:
+        raise ValueError(f"{value!r} is not a whole number of bytes")
+    return int(exact)
 
 
 def format_size(n_bytes: int) -> str:

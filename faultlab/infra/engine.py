@@ -40,8 +40,28 @@ def system_program(name: str) -> str | None:
     return shutil.which(name, path=system_env()["PATH"])
 
 
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+
+
 def _where() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
+
+
+def _elsewhere() -> bool:
+    """DOCKER_HOST names another engine than this machine's own: starting a local dockerd would not help."""
+    return _where() not in (LOCAL_SOCKET, LOCAL_SOCKET.removeprefix("unix://"))
+
+
+def _unreachable(exc: BaseException | None = None) -> EnvironmentError_:
+    if exc is not None and "Permission denied" in str(exc):
+        return EnvironmentError_(f"permission denied on the Docker socket {_where()}",
+                                 tip="add your user to the docker group (`sudo usermod -aG docker $USER`, then log "
+                                     "in again), or run faultlab as root")
+    if _elsewhere():
+        return EnvironmentError_(f"Docker engine not reachable at {_where()} (from DOCKER_HOST)",
+                                 tip="check that DOCKER_HOST points at a running engine, or unset it to use this "
+                                     "machine's own")
+    return EnvironmentError_(f"Docker engine not reachable at {_where()}", tip=TIP)
 
 
 def connect(timeout_s: int = 120) -> docker.DockerClient:
@@ -49,15 +69,17 @@ def connect(timeout_s: int = 120) -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=timeout_s)
         client.ping()
-    except DockerException:
-        raise EnvironmentError_(f"Docker engine not reachable at {_where()}", tip=TIP) from None
+    except DockerException as exc:
+        raise _unreachable(exc) from None
     return client
 
 
 def reachable() -> bool:
     try:
         connect(timeout_s=5)
-    except EnvironmentError_:
+    except EnvironmentError_ as exc:
+        if "permission denied" in exc.message:
+            raise  # an engine runs; starting another would not help
         return False
     return True
 
@@ -66,6 +88,8 @@ def ensure(say: Say) -> int | None:
     """Make an engine answer. Returns the pid of the dockerd started here, or None if one was running."""
     if reachable():
         return None
+    if _elsewhere():
+        raise _unreachable()
     if os.geteuid() != 0 or not system_program("apt-get"):
         raise EnvironmentError_(f"Docker engine not reachable at {_where()}, and faultlab can only "
                                 "install one as root on Debian/Ubuntu", tip=TIP)

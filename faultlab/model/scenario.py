@@ -13,18 +13,20 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from faultlab import paths
+from faultlab import yamlfile
 from faultlab.errors import InputError
 from faultlab.hops import HOP_KINDS, Knobs
+from faultlab.model.catalogue import available as available  # re-exported: the ids a load accepts
+from faultlab.model.catalogue import resolve
 from faultlab.model.plan import Plan, StepPlan
 from faultlab.model.topology import Topology, load_topology
 from faultlab.units import Duration, Scale, Size, TimeScale, format_duration, format_size
 
 _SLUG = r"^[a-z0-9][a-z0-9-]*$"
 # Headers the lab's clients write themselves: a scenario that sets one would break the request id or the framing.
+MAX_HEADER_BYTES = 1 << 20
 MANAGED_HEADERS = frozenset({"x-request-id", "content-length", "transfer-encoding", "connection", "host"})
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -103,6 +105,16 @@ class _TrafficBase(_Model):
     headers: dict[str, str] = {}
     header_sizes: dict[str, Size] = {}  # headers filled to a size, e.g. {Cookie: 6KiB} (a big cookie)
 
+    @field_validator("header_sizes")
+    @classmethod
+    def _bounded_headers(cls, value: dict[str, int]) -> dict[str, int]:
+        # Every client builds the header in memory for every request: a size of gigabytes is a typo.
+        if sum(value.values()) > MAX_HEADER_BYTES:
+            raise ValueError(f"headers of {format_size(sum(value.values()))} in all; the lab sends at most "
+                             f"{format_size(MAX_HEADER_BYTES)} of headers (servers refuse far less: nginx 8 KiB "
+                             "a line by default)")
+        return value
+
     @field_validator("headers", "header_sizes")
     @classmethod
     def _headers(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +140,7 @@ class UploadTraffic(_TrafficBase):
 
     kind: Literal["upload"]
     path: str = "/upload"
-    size: Size
+    size: Annotated[Size, Field(gt=0)]
     transfer: Literal["content-length", "chunked"] = "content-length"
     requests: int = Field(1, ge=1, le=100)
 
@@ -196,35 +208,10 @@ class Scenario(_Model):
 _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)
 
 
-def available() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(paths.SCENARIOS.glob("*.yaml"))}
-
-
-def resolve(id_or_path: str) -> Path:
-    """A scenario id from scenarios/, or the path of a user's own scenario file."""
-    candidate = Path(id_or_path)
-    if candidate.suffix in (".yaml", ".yml"):
-        if not candidate.is_file():
-            raise InputError(f"no scenario file at {candidate}")
-        return candidate
-    known = available()
-    if id_or_path in known:
-        return known[id_or_path]
-    close = difflib.get_close_matches(id_or_path, list(known), n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise InputError(f"unknown scenario {id_or_path!r}.{hint}", tip="`{prog} list` shows every scenario")
-
-
 def load(id_or_path: str, *, time_scale: TimeScale | None = None) -> Plan:
     """Load and validate a scenario (an id from scenarios/ or a file path); `time_scale` overrides the file's."""
     path = resolve(id_or_path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{path}: not valid YAML{where}: {problem}") from None
+    document = yamlfile.read(path, "scenario file")
     if not isinstance(document, dict):
         raise InputError(f"{path}: a scenario file is a YAML mapping (id, title, steps, …)")
     try:

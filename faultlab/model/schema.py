@@ -14,7 +14,7 @@ from faultlab import paths
 from faultlab.hops import HOP_KINDS
 from faultlab.model.scenario import Scenario
 
-SCHEMA_FILE = paths.ROOT / "schema" / "scenario.schema.json"
+SCHEMA_FILE = paths.SCHEMA / "scenario.schema.json"
 SCHEMA_ID = "https://faultlab.invalid/schema/scenario.schema.json"  # a name, not a place to fetch from
 
 

@@ -6,12 +6,11 @@ service is which kind of hop, in what order a request crosses them, and on which
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from faultlab import paths
+from faultlab import paths, yamlfile
 from faultlab.errors import InputError
 
 
@@ -48,14 +47,23 @@ def available() -> list[str]:
     return sorted(path.stem for path in paths.COMPOSE.glob("*.yaml"))
 
 
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
 def load_topology(name: str) -> Topology:
+    known = ", ".join(available())
+    # A name, never a path: `topology: /etc/passwd` or `../x` must not read a file outside compose/.
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError(f"{name!r} is not a topology name (lowercase letters, digits and dashes); "
+                         f"the compose/ folder has: {known}")
     path = paths.COMPOSE / f"{name}.yaml"
     if not path.is_file():
-        raise InputError(f"unknown topology {name!r}; the compose/ folder has: {', '.join(available())}")
-    document = yaml.safe_load(path.read_text())
-    chain = (document.get("x-faultlab") or {}).get("chain")
-    if not chain:
-        raise InputError(f"{path}: no `x-faultlab.chain` block, so the lab cannot tell the hops apart")
+        raise InputError(f"unknown topology {name!r}; the compose/ folder has: {known}")
+    document = yamlfile.read(path, "compose file")
+    block = document.get("x-faultlab") if isinstance(document, dict) else None
+    chain = block.get("chain") if isinstance(block, dict) else None
+    if not chain or not isinstance(chain, list):
+        raise InputError(f"{path}: no `x-faultlab.chain` list, so the lab cannot tell the hops apart")
     from faultlab.hops import HOP_KINDS  # the topology names kinds; the renderers say which exist
 
     hops = []
@@ -65,7 +73,10 @@ def load_topology(name: str) -> Topology:
         if item["kind"] not in HOP_KINDS:
             raise InputError(f"{path}: x-faultlab.chain[{index}].kind: unknown hop kind {item['kind']!r}; "
                              f"faultlab renders {', '.join(HOP_KINDS)}")
+        port = item["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise InputError(f"{path}: x-faultlab.chain[{index}].port: {port!r} is not a port number")
         following = chain[index + 1] if index + 1 < len(chain) else None
-        upstream = f"{following['hop']}:{following['port']}" if following else None
-        hops.append(Hop(item["hop"], item["kind"], int(item["port"]), upstream))
+        upstream = f"{following['hop']}:{following['port']}" if isinstance(following, dict) else None
+        hops.append(Hop(str(item["hop"]), item["kind"], port, upstream))
     return Topology(name, path, tuple(hops))

@@ -25,6 +25,7 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
         "formats": diagnosis.formats,
         "signatures": diagnosis.signatures,
         "scenarios": diagnosis.scenarios,
+        "unreadable": diagnosis.unreadable,
         "causes": [{
             "scenario": cause.scenario_id, "title": cause.title, "step": cause.step, "role": cause.role,
             "strength": "strong" if cause.strong else "weak", "score": round(cause.score, 3),
@@ -49,6 +50,7 @@ def render_text(diagnosis: Diagnosis, hints: Hints | None = None) -> str:
     formats = ", ".join(f"{name} {count}" for name, count in sorted(diagnosis.formats.items(), key=lambda i: -i[1]))
     out = [f"Read {diagnosis.lines_read} lines ({formats or 'none'}); "
            f"{diagnosis.signatures} log signatures from {diagnosis.scenarios} scenarios."]
+    out += [f"Left out a scenario file that does not load: {problem}" for problem in diagnosis.unreadable]
     strong = [cause for cause in diagnosis.causes if cause.strong]
     weak = [cause for cause in diagnosis.causes if not cause.strong]
     if not diagnosis.causes:

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from faultlab.model.scenario import Expect
 from faultlab.output import words
+from faultlab.output.console import make_console, print_wrapped
 from faultlab.output.words import Hints
 from faultlab.tools.explain import SECTIONS, Explanation, Notes
 
@@ -31,10 +32,10 @@ def describe_expect(expect: Expect) -> str:
 
 
 def render(explanation: Explanation, console: Console | None = None, hints: Hints | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or make_console()
 
     def say(text: str = "") -> None:
-        console.print(text, soft_wrap=True)
+        print_wrapped(console, text)
 
     plan, notes, report = explanation.plan, explanation.notes, explanation.report
     scenario = plan.scenario

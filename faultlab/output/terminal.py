@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from rich.console import Console
@@ -13,6 +12,7 @@ from rich.text import Text
 
 from faultlab.hops import Setting
 from faultlab.output import words
+from faultlab.output.console import make_console, print_wrapped
 from faultlab.output.words import Hints
 from faultlab.run.events import (
     BatchDone,
@@ -41,7 +41,7 @@ class TerminalReport:
     """`quiet` (for CI logs) keeps only the summary table and the verdict; live progress shows only on a terminal."""
 
     def __init__(self, console: Console | None = None, *, quiet: bool = False, hints: Hints | None = None) -> None:
-        self.console = console or _console()
+        self.console = console or make_console()
         self.quiet = quiet
         self.hints = hints
         self._live: Live | None = None
@@ -179,9 +179,8 @@ class TerminalReport:
         self._print(f"  step {verdict} in {result.wall_s:.1f} s")
 
     def _print(self, text: str, *, always: bool = False) -> None:
-        # Soft wrap: long log lines stay whole (and copyable) instead of being cut into a column.
         if always or not self.quiet:
-            self.console.print(text, soft_wrap=True)
+            print_wrapped(self.console, text)
 
     def _scenario_finished(self, event: ScenarioFinished) -> None:
         self.close()
@@ -206,15 +205,6 @@ class TerminalReport:
                                "the trace lines show which hop answered.", markup=False)
 
 
-def _console() -> Console:
-    """On a terminal rich uses its width; piped into a CI log it would assume 80 columns and fold every
-    table cell into a tower of short lines, so logs get 160."""
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 160
-    return console
-
-
 def _progress_line(event: TrafficProgress) -> str:
     statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))
     failed = f", no response ×{event.failed}" if event.failed else ""
@@ -231,7 +221,7 @@ def _progress_line(event: TrafficProgress) -> str:
 
 def print_repeats(results: list[ScenarioResult], console: Console | None = None) -> None:
     """`run --repeat N`: one row per run, one column per step, and how often each step flaked."""
-    console = console or _console()
+    console = console or make_console()
     steps = [step.plan.step.name for step in results[0].steps]
     table = Table(title=f"{results[0].plan.scenario.id}: {len(results)} runs", title_justify="left")
     table.add_column("run")

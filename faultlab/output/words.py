@@ -104,3 +104,4 @@ def check(item: Check) -> CheckText:
                             f"{'matches' if item.sha256_matches else 'differs'}")
             return CheckText("upload arrived whole", f"{format_size(item.bytes_sent)}, same sha256", observed, False)
     raise TypeError(f"no wording for {type(item).__name__}")
+

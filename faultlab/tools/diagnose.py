@@ -25,14 +25,14 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from faultlab.errors import InputError
 from faultlab.model import scenario as scenarios
 from faultlab.model.plan import KnobChange, Plan, StepPlan
-from faultlab.tools import fix
+from faultlab.tools import MAX_DIAGNOSE_MIB, fix
 from faultlab.tools.fix import FixReport
-from faultlab.tools.logformats import ParsedLine, could_be, parse_lines
+from faultlab.tools.logformats import MAX_LINE_CHARS, ParsedLine, could_be, parse_lines
 
 LOG_WEIGHT = 3.0
 STATUS_WEIGHT = 1.0
@@ -147,16 +147,29 @@ class Diagnosis:
     partial: list[Partial]
     signatures: int  # log signatures known
     scenarios: int
+    unreadable: list[str] = field(default_factory=list)  # scenario files left out: why each cannot be loaded
 
     @property
     def found(self) -> bool:
         return bool(self.causes)
 
 
+def loadable() -> tuple[list[Plan], list[str]]:
+    """Every scenario that loads, and a sentence for each file that does not (one broken file of a user's
+    folder must not keep diagnose from the rest)."""
+    plans, unreadable = [], []
+    for scenario_id in scenarios.available():
+        try:
+            plans.append(scenarios.load(scenario_id))
+        except InputError as exc:
+            unreadable.append(exc.message)
+    return plans, unreadable
+
+
 def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
     """Every failing step of every scenario file, with its signatures."""
     if plans is None:
-        plans = [scenarios.load(scenario_id) for scenario_id in scenarios.available()]
+        plans, _ = loadable()
     steps: list[CauseStep] = []
     for plan in plans:
         report = fix.build(plan)
@@ -224,7 +237,10 @@ def _merged(batches: Iterable[tuple[KnobChange, ...]]) -> tuple[KnobChange, ...]
 
 
 def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diagnosis:
-    steps = catalogue() if steps is None else steps
+    unreadable: list[str] = []
+    if steps is None:
+        plans, unreadable = loadable()
+        steps = catalogue(plans)
     # Logs repeat themselves (the same error for every request): each distinct line is read once.
     repeats: dict[str, int] = {}
     for raw in lines:
@@ -254,7 +270,7 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
             causes.append(cause)
     partial = [] if any(cause.strong for cause in causes) else _closest(steps, parsed)
     return Diagnosis(sum(repeats.values()), formats, causes, partial, sum(len(step.logs) for step in steps),
-                     len({step.scenario_id for step in steps}))
+                     len({step.scenario_id for step in steps}), unreadable)
 
 
 def match_step(step: CauseStep, parsed: list[ParsedLine],
@@ -371,12 +387,45 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def read_inputs(paths: list[str]) -> list[str]:
-    """Lines from files (`-` or none: stdin), decoded leniently: pasted logs may hold any bytes."""
+    """Lines from files (`-` or none: stdin), decoded leniently (pasted logs may hold any bytes), each cut to
+    a bound, and at most MAX_DIAGNOSE_MIB in all: an endless input (`/dev/zero`, a pipe that never closes)
+    is read in chunks up to that bound, so memory stays bounded and Ctrl-C is honoured at once."""
+    budget = MAX_DIAGNOSE_MIB << 20
     lines: list[str] = []
     for path in paths or ["-"]:
         try:
-            data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+            stream = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        lines += data.decode("utf-8", errors="replace").replace("\x00", "").splitlines()
+        try:
+            budget = _read_lines(stream, budget, lines)
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        if budget <= 0:
+            break
     return lines
+
+
+_LINE_BYTES = MAX_LINE_CHARS * 4  # a line's start is all diagnose reads of it (UTF-8: up to 4 bytes a character)
+
+
+def _read_lines(stream: BinaryIO, budget: int, lines: list[str]) -> int:
+    partial = b""
+    while budget > 0:
+        chunk = stream.read(min(1 << 20, budget))
+        if not chunk:
+            break
+        budget -= len(chunk)
+        *whole, partial = (partial + chunk).split(b"\n")
+        lines += [_decoded(line) for line in whole]
+        partial = partial[:_LINE_BYTES]  # a line without an end (/dev/zero) keeps only its start
+    if partial:
+        lines.append(_decoded(partial))
+    return budget
+
+
+def _decoded(line: bytes) -> str:
+    return line[:_LINE_BYTES].decode("utf-8", errors="replace").replace("\x00", "").rstrip("\r")

@@ -115,9 +115,9 @@ def test_engine_stopping_mid_run_is_one_line_and_names_what_is_left(client, imag
 
 @pytest.fixture
 def home_copy(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    for part in ("scenarios", "compose", "apps", "images"):
-        shutil.copytree(paths.ROOT / part, home / part)
+    home = tmp_path / "data"
+    for part in ("scenarios", "compose", "apps", "images", "schema"):
+        shutil.copytree(paths.DATA / part, home / part)
     return home
 
 
@@ -143,14 +143,15 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 def test_disk_full_while_preparing_a_build(client, image_tags, home_copy, small_tmpfs, monkeypatch):
     """The python image's build context holds the wheelhouse (here 4 MiB) and TMPDIR has 1 MiB."""
     _change_recipe(home_copy, "python")
-    cache = home_copy / ".faultlab"
+    cache = home_copy.parent / "cache"
     monkeypatch.setattr(paths, "CACHE", cache)  # the copy's apps/ are the same, so the same wheelhouse name
     wheelhouse = images.wheelhouse_dir()
     wheelhouse.mkdir(parents=True)
     (wheelhouse / "big-0.1-py3-none-any.whl").write_bytes(os.urandom(4 << 20))
     (wheelhouse / ".complete").touch()
     done = subprocess.run([*LAB, "images"], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "FAULTLAB_HOME": str(home_copy), "TMPDIR": str(small_tmpfs)})
+                          env={**os.environ, "FAULTLAB_DATA": str(home_copy), "FAULTLAB_CACHE": str(cache),
+                               "TMPDIR": str(small_tmpfs)})
     message = _one_line(done, 3, "No space left on device")
     assert f"Tip: free space in {small_tmpfs}" in message
 
@@ -160,7 +161,8 @@ def test_wheelhouse_missing_and_pip_unreachable(client, image_tags, home_copy):
     pip_offline = {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
                    "PIP_RETRIES": "0", "PIP_TIMEOUT": "2"}
     done = subprocess.run([*LAB, "images"], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "FAULTLAB_HOME": str(home_copy), **pip_offline})
+                          env={**os.environ, "FAULTLAB_DATA": str(home_copy),
+                               "FAULTLAB_CACHE": str(home_copy.parent / "cache"), **pip_offline})
     message = _one_line(done, 3, "the wheelhouse")
     assert "is missing and the host's pip could not fill it" in message
     assert "Tip: the host's pip must reach a Python package index" in message

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from faultlab import paths
+from ..conftest import ROOT
 
 pytestmark = pytest.mark.engine
 
 
 def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                          capture_output=True, text=True, cwd=paths.ROOT, timeout=600)
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
 def test_a_users_tests_run_against_their_own_scenario(image_tags):

@@ -8,6 +8,8 @@ import yaml
 
 from faultlab.model import scenario, schema
 
+from ..conftest import ROOT
+
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
@@ -26,9 +28,9 @@ def test_every_shipped_scenario_is_valid_against_the_published_schema(validator,
 
 
 def test_the_example_of_a_users_own_scenario_is_valid(validator):
-    document = yaml.safe_load((schema.paths.ROOT / "examples" / "my-scenario.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "my-scenario.yaml").read_text())
     assert [error.message for error in validator.iter_errors(document)] == []
-    scenario.load(str(schema.paths.ROOT / "examples" / "my-scenario.yaml"))
+    scenario.load(str(ROOT / "examples" / "my-scenario.yaml"))
 
 
 def test_the_schema_flags_what_the_loader_refuses(validator):
