@@ -34,7 +34,7 @@ def scenario_schema() -> dict[str, Any]:
     defs["Step"]["properties"]["change"] = {**per_hop, "default": {},
                                             "description": "knobs changed from the previous step (they carry on)"}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "faultlab scenario", **schema}
+            **schema, "title": "faultlab scenario"}
 
 
 def render() -> str:
