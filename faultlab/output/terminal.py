@@ -156,7 +156,7 @@ class TerminalReport:
         result = event.result
         for check in result.checks:
             mark = OK if check.ok else BAD
-            text = words.check(check)
+            text = words.check(check, short=True)
             if text.is_log:
                 self._print(f"  {mark} {escape(text.label)} ~ {escape(text.expected)}")
                 self._print(f"      [dim]{escape(text.observed)}[/]")

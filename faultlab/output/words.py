@@ -70,8 +70,8 @@ def _shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def check(item: Check) -> CheckText:
-    """How one check reads, in every view."""
+def check(item: Check, *, short: bool = False) -> CheckText:
+    """How one check reads, in every view; `short` (the terminal) shows a log line's message only."""
     match item:
         case OutcomeCheck(failures=CountRange() as failures):
             return CheckText("requests without a 2xx", f"{failures} of {item.total}",
@@ -91,7 +91,8 @@ def check(item: Check) -> CheckText:
         case LogCheck():
             stream = "" if item.stream == "any" else f" {item.stream} log"
             if item.first is not None:
-                observed = _shorten(item.first) + (f"  (+{item.found - 1} more)" if item.found > 1 else "")
+                first = item.first_message if short and item.first_message else item.first
+                observed = _shorten(first) + (f"  (+{item.found - 1} more)" if item.found > 1 else "")
             else:
                 observed = (f"no matching line among {item.seen}"
                             + (f"; the last one: {_shorten(item.last_seen)}" if item.last_seen else ""))

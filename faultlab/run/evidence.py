@@ -105,7 +105,12 @@ class Evidence:
         start_ts, end_ts = window[0] - WINDOW_SLACK_S, window[1] + WINDOW_SLACK_S
         explained = trace[:start]
         for hop in trace[start:]:
-            line = next((line for line in self._notable.get(hop.hop, []) if start_ts <= line.ts <= end_ts), None)
+            during = [line for line in self._notable.get(hop.hop, []) if start_ts <= line.ts <= end_ts]
+            # Lines carry no request id (traefik's DEBUG line, nginx's error log): among those logged during the
+            # request, one that names the status this hop logged for it is more likely its own (a 500 next
+            # to a 502 of the request beside it).
+            own = [line for line in during if hop.status is not None and re.search(rf"\b{hop.status}\b", line.text)]
+            line = next(iter(own or during), None)
             explained.append(TraceHop(hop.hop, hop.status, self.message(line) if line else None,
                                         line.text if line else None))
         return explained

@@ -65,6 +65,7 @@ class LogCheck:
     pattern: str
     found: int  # lines that match
     first: str | None  # the first match
+    first_message: str | None  # the same without its server's prefix (time, pid, caller)
     seen: int  # lines the hop logged on that stream
     last_seen: str | None  # its last line, when nothing matched
 
@@ -100,7 +101,8 @@ def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> l
         found = evidence.matching(signature.hop, signature.match, signature.stream)
         seen = evidence.matching(signature.hop, "", signature.stream)
         checks.append(LogCheck(bool(found), signature.hop, signature.stream, signature.match, len(found),
-                               found[0].text if found else None, len(seen),
+                               found[0].text if found else None, evidence.message(found[0]) if found else None,
+                               len(seen),
                                seen[-1].text if seen and not found else None))
     if expect.response_matches_upload:
         checks.append(_upload_echo(records))

@@ -1,6 +1,6 @@
 """Which hop answered, from per-hop access events (the hop trace)."""
 
-from faultlab.run.evidence import AccessEvent, Evidence
+from faultlab.run.evidence import AccessEvent, Evidence, LogLine
 
 HOPS = ["host-nginx", "ingress", "app"]
 
@@ -67,3 +67,16 @@ def test_a_trace_is_complete_only_when_every_hop_that_passed_a_request_on_has_th
     assert not evidence(("host-nginx", 413, True)).complete(["r1"])  # the ingress's line may be on its way
     assert evidence(("host-nginx", 413, True), ("ingress", 413, False)).complete(["r1"])
     assert evidence(("host-nginx", 413, False)).complete(["r1"])  # answered by itself: nothing to wait for
+
+
+def test_a_trace_prefers_the_line_that_names_its_own_status():
+    lines = [LogLine("traefik", "error", 10.0, "2026-12-01T10:35:44Z DBG github.com/traefik/traefik/v3/pkg/proxy/"
+                     "httputil/proxy.go:199 > 502 Bad Gateway error=EOF"),
+             LogLine("traefik", "error", 10.1, '2026-12-01T10:35:44Z DBG github.com/traefik/traefik/v3/pkg/proxy/'
+                     'httputil/proxy.go:199 > 500 Internal Server Error error="http: server closed idle connection"')]
+    seen = Evidence(["traefik", "app"], lines, [AccessEvent("traefik", "r1", 500, True, 10.2)],
+                    {"traefik": "traefik", "app": "uwsgi"})
+    first = seen.explained("r1", 500, (10.0, 10.2))[0]
+    # the message without traefik's time, level and caller; the whole line kept beside it
+    assert first.log == '500 Internal Server Error error="http: server closed idle connection"'
+    assert first.line == lines[1].text

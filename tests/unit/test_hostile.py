@@ -256,3 +256,23 @@ def test_terminal_control_sequences_in_a_scenario_are_shown_not_sent(tmp_path: P
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     assert "Clear \\x1b[2J and retitle \\x1b]0;pwned\\x07" in done.stdout
     assert "\\x1b[31mred" in done.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and util-linux's setpriv")
+def test_no_permission_on_the_docker_socket_says_so(tmp_path: Path):
+    # A real socket nobody may open, and faultlab run as root without the capability that bypasses file modes.
+    import socket
+
+    path = tmp_path / "docker.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    path.chmod(0)
+    try:
+        done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *FAULTLAB,
+                               "engine", "status"], capture_output=True, text=True, timeout=TIME_LIMIT_S,
+                              env={**os.environ, "DOCKER_HOST": f"unix://{path}"})
+    finally:
+        listener.close()
+    one_line(done, 3, f"permission denied on the Docker socket unix://{path}")
+    assert "docker group" in done.stderr
