@@ -185,6 +185,11 @@ class HopKind(Protocol):
         """The message of one of its log lines, without the server's own prefix (time, pid, caller)."""
         ...
 
+    def upstream_scheme(self, knobs: Any) -> str | None:
+        """How it talks to the next hop, as nginx's error lines name it (`upstream: "uwsgi://…"`); None for
+        a kind whose lines do not say."""
+        ...
+
     def export(self, ctx: RenderContext, before: Any, after: Any) -> list[Snippet]:
         """What differs between two knob sets, in the server's own syntax, at story time."""
         ...

@@ -106,6 +106,10 @@ class GunicornHop:
     def parse_access(text: str) -> AccessFields | None:
         return json_access(text, request_id="request_id", status="status")
 
+    @staticmethod
+    def upstream_scheme(knobs: Knobs) -> None:
+        return None  # its lines name no upstream scheme
+
     def render(self, knobs: GunicornKnobs, ctx: RenderContext) -> dict[str, str]:
         # gunicorn only takes whole seconds, so scaled timeouts are rounded up (never below 1 s).
         scaled = {name: ctx.scale.lab_s_whole(getattr(knobs, name)) for name in _SCALED}

@@ -169,6 +169,10 @@ class IngressHop:
         settings += [Setting(key, value, "ignored by ingress-nginx", True) for key, value in knobs.ignored().items()]
         return settings
 
+    @staticmethod
+    def upstream_scheme(knobs: IngressKnobs) -> str:
+        return "http"  # ingress-nginx proxies HTTP to its pods (the backend-protocol annotation is not mapped)
+
     def export(self, ctx: RenderContext, before: IngressKnobs, after: IngressKnobs) -> list[Snippet]:
         """The annotations are the lab's own knobs for this hop, so the manifest says exactly what the lab ran."""
         changed = {key: value for key, value in after.annotations.items() if before.annotations.get(key) != value}

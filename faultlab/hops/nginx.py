@@ -354,6 +354,10 @@ class NginxHop:
     def settings(self, knobs: NginxKnobs, ctx: RenderContext) -> list[Setting]:
         return directive_settings(knobs, ctx, set(knobs.model_fields_set))
 
+    @staticmethod
+    def upstream_scheme(knobs: NginxKnobs) -> str:
+        return knobs.upstream_protocol
+
     def export(self, ctx: RenderContext, before: NginxKnobs, after: NginxKnobs) -> list[Snippet]:
         story = ctx.at_story_time()
         return export_conf(self.render(before, story)["nginx.conf"], self.render(after, story)["nginx.conf"], ctx.hop)

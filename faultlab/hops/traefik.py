@@ -186,6 +186,10 @@ class TraefikHop:
         return json_access(text, request_id="request_X-Request-Id", status="DownstreamStatus",
                            forwarded="ServiceURL")
 
+    @staticmethod
+    def upstream_scheme(knobs: Knobs) -> None:
+        return None  # its lines name no upstream scheme
+
     def render(self, knobs: TraefikKnobs, ctx: RenderContext) -> dict[str, str]:
         if ctx.upstream is None:
             raise ValueError(f"hop {ctx.hop!r}: traefik needs a next hop to route to")

@@ -113,6 +113,10 @@ class UwsgiHop:
     def parse_access(text: str) -> AccessFields | None:
         return json_access(text, request_id="request_id", status="status")
 
+    @staticmethod
+    def upstream_scheme(knobs: Knobs) -> None:
+        return None  # its lines name no upstream scheme
+
     def render(self, knobs: UwsgiKnobs, ctx: RenderContext) -> dict[str, str]:
         lines = [
             f"; Rendered by faultlab for hop {ctx.hop!r}. Time scale {ctx.scale}: timeouts are story × scale,",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from faultlab.errors import InputError
+from faultlab.hops import HOP_KINDS
 from faultlab.model import scenario as scenarios
 from faultlab.model.plan import KnobChange, Plan, StepPlan
 from faultlab.tools import MAX_DIAGNOSE_MIB, fix
@@ -208,8 +209,9 @@ def _statuses(step: StepPlan) -> set[int]:
 def _upstream_schemes(plan: Plan, step: StepPlan) -> set[str]:
     schemes = set()
     for hop in plan.topology.hops:
-        if hop.kind in ("nginx", "ingress-nginx") and hop.upstream:
-            schemes.add(str(getattr(step.knobs[hop.name], "upstream_protocol", "http")))
+        scheme = HOP_KINDS[hop.kind].upstream_scheme(step.knobs[hop.name]) if hop.upstream else None
+        if scheme is not None:
+            schemes.add(scheme)
     return schemes
 
 

@@ -1,5 +1,6 @@
 """The CLI's promises for bad input and a missing engine: one readable line, the right exit code."""
 
+import re
 import subprocess
 import sys
 
@@ -94,3 +95,12 @@ def test_completion_scripts_come_from_the_parser():
     bash = lab("completion", "bash")
     assert bash.returncode == 0 and "diagnose" in bash.stdout and "--time-scale" in bash.stdout
     assert lab("completion", "zsh").returncode == 0
+
+
+def test_the_fix_formats_in_the_help_are_the_registrys():
+    from faultlab.hops import FIX_FORMATS
+
+    text = lab("fix", "--help").stdout
+    listed = re.search(r"ready to paste: (.*?) \(default", " ".join(text.split()))
+    assert listed, text
+    assert re.split(r", | or ", listed.group(1)) == list(FIX_FORMATS)
