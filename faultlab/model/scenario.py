@@ -94,7 +94,8 @@ class Step(_Model):
     # another view of the same system (a bypass, a control). `fix` and `explain` read it.
     role: Literal["broken", "wrong-fix", "fix", "variant"] = "variant"
     says: str  # one line for the terminal: what this step does
-    change: dict[str, dict[str, Any]] = {}  # knobs changed from the previous step (they carry on)
+    # Knobs changed from the previous step (they carry on); null unsets one (back to its default).
+    change: dict[str, dict[str, Any]] = {}
     traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only
     expect: Expect
 
@@ -275,9 +276,13 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path,
 
 
 def _merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `change` applied; a null in `change` unsets (the knob goes back to the server's default,
+    an annotation is removed), so a step can undo what an earlier one tried without naming a value."""
     merged = dict(base)
     for key, value in change.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value

@@ -56,3 +56,26 @@ def test_the_three_views_agree(scenario_id, causes):
 def test_values_read_as_config_does():
     text = _explained(scenario.load("502-keepalive"))
     assert "http_keepalive false → true" in text and "False" not in text
+
+
+@pytest.mark.parametrize("scenario_id", IDS)
+def test_the_printed_fix_is_the_config_the_lab_measured(scenario_id):
+    """Applying only what `fix` prints to the broken step's knobs gives the knobs the fix step ran with,
+    less what is printed apart as carried over: the printed fix is what the lab measured to clear the
+    failure. (The carried-over cases are measured without the carried knobs by tests/scenarios/test_fix_sufficient.py.)"""
+    plan = scenario.load(scenario_id)
+    broken = plan.broken
+    for one in fix.build(plan).fixes:
+        measured = plan.step_named(one.step)
+        for hop in plan.topology.hop_names:
+            printed = {c.path: c.after for c in one.changes if c.hop == hop}
+            carried = {c.path for c in one.carried if c.hop == hop}
+            applied = fix._with(broken.knobs[hop], printed)
+            differs = {c.path for c in measured.diff(_only(plan, hop, applied)) if c.hop == hop}
+            assert differs <= carried, (one.step, hop, differs - carried)
+
+
+def _only(plan: scenario.Plan, hop: str, knobs: object) -> scenario.StepPlan:
+    import dataclasses
+
+    return dataclasses.replace(plan.broken, knobs={**plan.broken.knobs, hop: knobs})
