@@ -62,7 +62,7 @@ def test_values_read_as_config_does():
 def test_the_printed_fix_is_the_config_the_lab_measured(scenario_id):
     """Applying only what `fix` prints to the broken step's knobs gives the knobs the fix step ran with,
     less what is printed apart as carried over: the printed fix is what the lab measured to clear the
-    failure. (The carried-over cases are measured without the carried knobs by tests/scenarios/test_fix_sufficient.py.)"""
+    failure. (tests/scenarios/test_fix_sufficient.py runs it without the carried knobs.)"""
     plan = scenario.load(scenario_id)
     broken = plan.broken
     for one in fix.build(plan).fixes:
