@@ -417,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     signal.signal(signal.SIGTERM, _terminate)
+    # A shell starts background jobs with SIGINT ignored, and Python keeps that: a `kill -INT` (or CI
+    # stopping a job) must still tear the stack down, so Ctrl-C gets its handler whatever we inherited.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         from faultlab.model import catalogue
 
