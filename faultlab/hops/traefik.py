@@ -47,6 +47,10 @@ class TraefikKnobs(Knobs):
     writeTimeout: Duration = 0.0  # noqa: N815
     idleTimeout: Duration = 180.0  # noqa: N815
     retryAttempts: int = Field(0, ge=0, le=50)  # noqa: N815 - 0: no retry middleware
+    # The retry middleware's `status` (retry on these response statuses, e.g. ["502"]) and
+    # `retryNonIdempotentMethod` (let status retries replay POST, PATCH, LOCK too); traefik v3.7's names.
+    retryStatus: list[str] = []  # noqa: N815
+    retryNonIdempotentMethod: bool = False  # noqa: N815
 
     def longest_wait_s(self) -> float:
         return max(self.responseHeaderTimeout, self.readTimeout, self.dialTimeout)
@@ -229,6 +233,10 @@ accessLog:
         middlewares = "      middlewares: [retry]\n" if knobs.retryAttempts else ""
         retry = (f"  middlewares:\n    retry:\n      retry:\n        attempts: {knobs.retryAttempts}\n"
                  f"        initialInterval: {_go(0.1, ctx)}\n") if knobs.retryAttempts else ""
+        if knobs.retryAttempts and knobs.retryStatus:
+            retry += f"        status: [{', '.join(repr(code) for code in knobs.retryStatus)}]\n"
+        if knobs.retryAttempts and knobs.retryNonIdempotentMethod:
+            retry += "        retryNonIdempotentMethod: true\n"
         dynamic = f"""{header}http:
   routers:
     app:
@@ -253,6 +261,12 @@ accessLog:
         settings.append(Setting("retry.attempts", str(knobs.retryAttempts) if knobs.retryAttempts else "off",
                                 str(knobs.retryAttempts) if knobs.retryAttempts else "off",
                                 "retryAttempts" in explicit))
+        if knobs.retryStatus or knobs.retryNonIdempotentMethod:
+            status = ", ".join(knobs.retryStatus) or "none"
+            settings.append(Setting("retry.status", status, status, "retryStatus" in explicit))
+            replay = "true" if knobs.retryNonIdempotentMethod else "false"
+            settings.append(Setting("retry.retryNonIdempotentMethod", replay, replay,
+                                    "retryNonIdempotentMethod" in explicit))
         return settings
 
     def export(self, ctx: RenderContext, before: TraefikKnobs, after: TraefikKnobs) -> list[Snippet]:
