@@ -21,6 +21,7 @@ from pydantic import field_validator
 from faultlab.hops import nginx
 from faultlab.hops.base import Knobs, ParsedLine, RenderContext, Setting, Snippet, combined
 from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
+from faultlab.units import parse_duration
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 
@@ -43,6 +44,34 @@ def _http_version(value: str) -> str:
     return value
 
 
+def _count(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError(f"{value!r}: ingress-nginx takes a whole number here")
+    return int(value)
+
+
+_NEXT_UPSTREAM = {"error", "timeout", "invalid_header", "http_500", "http_502", "http_503", "http_504", "http_403",
+                  "http_404", "http_429", "non_idempotent", "off"}
+
+
+def _next_upstream(value: str) -> str:
+    words = value.split()
+    unknown = [word for word in words if word not in _NEXT_UPSTREAM]
+    if not words or unknown:
+        raise ValueError(f"{value!r}: ingress-nginx takes words of {', '.join(sorted(_NEXT_UPSTREAM))}")
+    return " ".join(words)
+
+
+def _true_false(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise ValueError(f"{value!r}: write \"true\" or \"false\"")
+    return value == "true"
+
+
+def _nginx_size(value: str) -> str:
+    return NginxKnobs(client_max_body_size=value).client_max_body_size
+
+
 @dataclass(frozen=True)
 class Annotation:
     directive: str
@@ -58,9 +87,25 @@ ANNOTATIONS: dict[str, Annotation] = {
     "proxy-request-buffering": Annotation("proxy_request_buffering", _on_off),
     "proxy-buffering": Annotation("proxy_buffering", _on_off),
     "proxy-http-version": Annotation("proxy_http_version", _http_version),
+    "proxy-next-upstream": Annotation("proxy_next_upstream", _next_upstream),
+    "proxy-next-upstream-tries": Annotation("proxy_next_upstream_tries", _count),
+    "proxy-next-upstream-timeout": Annotation("proxy_next_upstream_timeout", _whole_seconds),
+    "proxy-buffer-size": Annotation("proxy_buffer_size", _nginx_size),
 }
 
-# ingress-nginx's defaults for the directives above (its ConfigMap defaults).
+# ConfigMap keys (controller-wide): the per-Ingress annotations of the same names override them.
+# (internal/ingress/controller/config/config.go; upstream keep-alive goes into the `upstream_balancer` block.)
+CONFIGMAP: dict[str, Annotation] = {
+    **{name: annotation for name, annotation in ANNOTATIONS.items()},
+    "upstream-keepalive-connections": Annotation("upstream_keepalive", _count),
+    "upstream-keepalive-timeout": Annotation("upstream_keepalive_timeout", _whole_seconds),
+    "upstream-keepalive-requests": Annotation("upstream_keepalive_requests", _count),
+    "upstream-keepalive-time": Annotation("upstream_keepalive_time", parse_duration),  # a time, e.g. "1h"
+    "retry-non-idempotent": Annotation("retry_non_idempotent", _true_false),
+}
+
+# ingress-nginx's defaults (ConfigMap defaults in internal/ingress/controller/config/config.go and what
+# rootfs/etc/nginx/template/nginx.tmpl writes, read at controller-v1.15.1; see docs/fidelity.md).
 INGRESS_DEFAULTS = NginxKnobs(
     client_max_body_size="1m",
     proxy_connect_timeout=5,
@@ -69,11 +114,42 @@ INGRESS_DEFAULTS = NginxKnobs(
     proxy_request_buffering=True,
     proxy_buffering=False,
     proxy_http_version="1.1",
+    upstream_keepalive=320,
+    upstream_keepalive_timeout=60,
+    upstream_keepalive_requests=10000,
+    upstream_keepalive_time=3600,
+    proxy_next_upstream="error timeout",
+    proxy_next_upstream_tries=3,
+    proxy_next_upstream_timeout=0,
+    proxy_buffer_size="4k",
+    proxy_buffers="4 4k",
+    error_log_level="notice",
+    client_header_timeout=60,
+    client_body_timeout=60,
+    keepalive_timeout=75,
+    reset_timedout_connection=True,
 )
 
 
 class IngressKnobs(Knobs):
-    annotations: dict[str, str] = {}
+    annotations: dict[str, str] = {}  # the Ingress's own (per-Ingress) settings
+    configmap: dict[str, str] = {}  # the controller's ConfigMap (controller-wide settings)
+
+    @field_validator("configmap", mode="before")
+    @classmethod
+    def _check_configmap(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        for key, raw in value.items():
+            if str(key) not in CONFIGMAP:
+                close = difflib.get_close_matches(str(key), CONFIGMAP, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ValueError(f"unknown ConfigMap key {key!r}{hint}; faultlab maps: {', '.join(sorted(CONFIGMAP))}")
+            try:
+                CONFIGMAP[str(key)].parse(str(raw))
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return {str(k): str(v) for k, v in value.items()}
 
     @field_validator("annotations", mode="before")
     @classmethod
@@ -96,12 +172,18 @@ class IngressKnobs(Knobs):
         return {str(k): str(v) for k, v in value.items()}
 
     def effective(self) -> tuple[NginxKnobs, set[str]]:
-        """The nginx directives ingress-nginx would write, and which of them an annotation set."""
+        """The nginx directives ingress-nginx would write, and which of them the ConfigMap or an annotation set."""
         updates: dict[str, object] = {}
+        for key, raw in self.configmap.items():
+            updates[CONFIGMAP[key].directive] = CONFIGMAP[key].parse(raw)
         for key, raw in self.annotations.items():
             if key.startswith(PREFIX):
                 annotation = ANNOTATIONS[key.removeprefix(PREFIX)]
                 updates[annotation.directive] = annotation.parse(raw)
+        # retry-non-idempotent appends non_idempotent to proxy_next_upstream (the template's buildNextUpstream).
+        if updates.pop("retry_non_idempotent", False):
+            words = str(updates.get("proxy_next_upstream", INGRESS_DEFAULTS.proxy_next_upstream)).split()
+            updates["proxy_next_upstream"] = " ".join([w for w in words if w != "non_idempotent"] + ["non_idempotent"])
         return INGRESS_DEFAULTS.model_copy(update=updates), set(updates)
 
     def longest_wait_s(self) -> float:

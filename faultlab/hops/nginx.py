@@ -60,6 +60,25 @@ class NginxKnobs(Knobs):
     limit_req_rate: str | None = None  # e.g. "50r/s", for the whole server
     limit_req_burst: int = Field(0, ge=0)
     answer: int | None = Field(None, ge=200, le=599)  # `return N` for every request: a stand-in backend
+    # Upstream keep-alive (an `upstream` block's `keepalive`; 0: none, nginx's default) and retries to the
+    # next server. nginx's defaults; the ingress hop sets ingress-nginx's (see hops/ingress.py).
+    upstream_keepalive: int = Field(0, ge=0, le=10_000)  # idle connections kept per worker
+    upstream_keepalive_timeout: Duration = 60.0
+    upstream_keepalive_requests: int = Field(1000, ge=1)
+    upstream_keepalive_time: Duration = 3600.0
+    proxy_next_upstream: str = "error timeout"
+    # 0: no limit but the servers listed; the one upstream is listed this many times (at least once), so
+    # nginx may retry the same server, as ingress-nginx's Lua balancer does with a single pod.
+    proxy_next_upstream_tries: int = Field(0, ge=0, le=20)
+    proxy_next_upstream_timeout: Duration = 0.0  # 0: no limit
+    proxy_buffer_size: str | None = None  # None: nginx's default (one memory page)
+    proxy_buffers: str | None = None  # e.g. "4 4k"
+    error_log_level: Literal["debug", "info", "notice", "warn", "error"] = "info"
+    # Client-side timeouts: None leaves nginx's own (unscaled) default; a value is rendered scaled.
+    client_header_timeout: Duration | None = None
+    client_body_timeout: Duration | None = None
+    keepalive_timeout: Duration | None = None
+    reset_timedout_connection: bool = False
 
     @field_validator("client_max_body_size", mode="before")
     @classmethod
@@ -126,7 +145,33 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
     upstream_directives = [(knobs.directive(name), _lab_ms(knobs.value(name), ctx)) for name in TIMEOUTS]  # type: ignore[arg-type]
     upstream_directives += [(knobs.directive(name), _on_off(knobs.value(name)))
                             for name in ("ignore_client_abort", "request_buffering", "buffering")]
+    http = knobs.upstream_protocol == "http"
+    upstream_block = http and (knobs.upstream_keepalive > 0 or knobs.proxy_next_upstream_tries > 1)
+    if upstream_block:
+        upstream_directives += [
+            ("proxy_next_upstream", knobs.proxy_next_upstream),
+            ("proxy_next_upstream_tries", str(knobs.proxy_next_upstream_tries)),
+            ("proxy_next_upstream_timeout", _lab_ms(knobs.proxy_next_upstream_timeout, ctx)
+             if knobs.proxy_next_upstream_timeout else "0"),
+        ]
+    if http and knobs.proxy_buffer_size:
+        upstream_directives.append(("proxy_buffer_size", knobs.proxy_buffer_size))
+    if http and knobs.proxy_buffers:
+        upstream_directives.append(("proxy_buffers", knobs.proxy_buffers))
+    client = [(name, _lab_ms(getattr(knobs, name), ctx))
+              for name in ("client_header_timeout", "client_body_timeout", "keepalive_timeout")
+              if getattr(knobs, name) is not None]
+    if knobs.reset_timedout_connection:
+        client.append(("reset_timedout_connection", "on"))
     return _template().render(
+        error_log_level=knobs.error_log_level,
+        client_directives=client,
+        upstream_block=upstream_block,
+        upstream_listing=max(1, knobs.proxy_next_upstream_tries),
+        upstream_keepalive=knobs.upstream_keepalive,
+        upstream_keepalive_timeout=_lab_ms(knobs.upstream_keepalive_timeout, ctx),
+        upstream_keepalive_requests=knobs.upstream_keepalive_requests,
+        upstream_keepalive_time=_lab_ms(knobs.upstream_keepalive_time, ctx),
         hop=ctx.hop,
         flavour=flavour,
         scale=str(ctx.scale),
@@ -161,6 +206,16 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
         settings.append(Setting("limit_req", rate, rate, True))
     if knobs.answer is not None:
         settings.append(Setting("return", str(knobs.answer), str(knobs.answer), True))
+    if knobs.upstream_protocol == "http" and knobs.upstream_keepalive:
+        timeout = knobs.upstream_keepalive_timeout
+        story = f"{knobs.upstream_keepalive} idle, {format_duration(timeout)}"
+        lab = f"{knobs.upstream_keepalive} idle, {format_duration(ctx.scale.lab_s(timeout))}"
+        settings.append(Setting("upstream keepalive", story, lab,
+                                bool({"upstream_keepalive", "upstream_keepalive_timeout"} & explicit)))
+    if knobs.upstream_protocol == "http" and knobs.proxy_next_upstream_tries > 1:
+        retries = f"{knobs.proxy_next_upstream} ×{knobs.proxy_next_upstream_tries}"
+        settings.append(Setting("proxy_next_upstream", retries, retries,
+                                bool({"proxy_next_upstream", "proxy_next_upstream_tries"} & explicit)))
     return settings
 
 

@@ -1,5 +1,7 @@
 """Knobs → each server's own configuration, with the time scale applied."""
 
+import pytest
+
 from faultlab.hops import HOP_KINDS, RenderContext
 from faultlab.hops.gunicorn import GunicornKnobs
 from faultlab.hops.ingress import IngressKnobs
@@ -114,3 +116,45 @@ def test_each_hop_kind_parses_its_own_access_lines():
     assert HOP_KINDS["traefik"].parse_access("2026-11-24T09:00:00Z DBG … error=EOF") is None
     nginx_line = '{"request_id":"r1","status":413,"upstream_status":""}'
     assert HOP_KINDS["nginx"].parse_access(nginx_line).forwarded is False
+
+
+def _ingress_conf(**knobs: object) -> str:
+    from faultlab.hops.base import RenderContext
+    from faultlab.hops.ingress import IngressHop, IngressKnobs
+
+    return IngressHop().render(IngressKnobs(**knobs), RenderContext("ingress", 8080, "app:8000",
+                                                                     TimeScale.parse("1")))["nginx.conf"]
+
+
+def test_the_ingress_hop_keeps_upstream_connections_and_retries_like_ingress_nginx():
+    conf = _ingress_conf()
+    # ingress-nginx's upstream_balancer block and per-location retries (nginx.tmpl, controller-v1.15.1)
+    assert "keepalive 320;\n        keepalive_time 3600000ms;\n        keepalive_timeout 60000ms;\n" \
+           "        keepalive_requests 10000;" in conf
+    assert conf.count("server app:8000 max_fails=0;") == 3  # one pod, three tries: a retry goes to it again
+    assert "proxy_pass http://faultlab_next_hop;" in conf and 'proxy_set_header Connection "";' in conf
+    assert "proxy_next_upstream error timeout;" in conf and "proxy_next_upstream_tries 3;" in conf
+    assert "error_log stderr notice;" in conf and "reset_timedout_connection on;" in conf
+    assert "proxy_buffer_size 4k;" in conf and "proxy_buffers 4 4k;" in conf
+
+
+def test_configmap_keys_set_controller_defaults_that_annotations_override():
+    conf = _ingress_conf(configmap={"upstream-keepalive-connections": "0", "proxy-next-upstream-tries": "1",
+                                    "proxy-read-timeout": "120"},
+                         annotations={"nginx.ingress.kubernetes.io/proxy-read-timeout": "600"})
+    assert "upstream faultlab_next_hop" not in conf and "proxy_pass http://app:8000;" in conf
+    assert "proxy_read_timeout 600000ms;" in conf
+
+
+def test_retry_non_idempotent_appends_to_proxy_next_upstream():
+    conf = _ingress_conf(configmap={"retry-non-idempotent": "true", "proxy-next-upstream": "error timeout http_502"})
+    assert "proxy_next_upstream error timeout http_502 non_idempotent;" in conf
+
+
+def test_an_unknown_configmap_key_is_named():
+    from pydantic import ValidationError
+
+    from faultlab.hops.ingress import IngressKnobs
+
+    with pytest.raises(ValidationError, match="unknown ConfigMap key 'upstream-keepalive'.*did you mean"):
+        IngressKnobs(configmap={"upstream-keepalive": "10"})
