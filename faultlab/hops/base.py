@@ -20,6 +20,11 @@ from pydantic import BaseModel, ConfigDict
 
 from faultlab.units import TimeScale
 
+# A rendered file of this name holds lines the server logs when its config is applied (the ingress
+# controller's validation warnings): the stack writes them into the hop's log at the start of each step.
+ANNOUNCE_FILE = "announce.log"
+ANNOUNCE_TIME = "@@MMDD HH:MM:SS.UUUUUU@@"  # replaced by the UTC time they are written (klog's header format)
+
 # `fix` shows the write-up's real durations, so every exported config is rendered at time scale 1.
 STORY = TimeScale.parse("1")
 

@@ -19,7 +19,16 @@ import yaml
 from pydantic import field_validator
 
 from faultlab.hops import nginx
-from faultlab.hops.base import Knobs, ParsedLine, RenderContext, Setting, Snippet, combined
+from faultlab.hops.base import (
+    ANNOUNCE_FILE,
+    ANNOUNCE_TIME,
+    Knobs,
+    ParsedLine,
+    RenderContext,
+    Setting,
+    Snippet,
+    combined,
+)
 from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
 from faultlab.units import parse_duration
 
@@ -154,43 +163,61 @@ class IngressKnobs(Knobs):
     @field_validator("annotations", mode="before")
     @classmethod
     def _check(cls, value: object) -> object:
+        # Like the controller, accept every annotation: an unknown name has no effect, and a value its
+        # validator rejects is logged and replaced by the ConfigMap's (see `rejected`).
         if not isinstance(value, dict):
             return value
-        for key, raw in value.items():
-            if not str(key).startswith(PREFIX):
-                continue  # another controller's annotation: ingress-nginx ignores it, so do we
-            name = str(key).removeprefix(PREFIX)
-            if name not in ANNOTATIONS:
-                close = difflib.get_close_matches(name, ANNOTATIONS, n=1)
-                hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
-                known = ", ".join(sorted(ANNOTATIONS))
-                raise ValueError(f"unknown annotation {key!r}{hint}; faultlab maps: {known}")
-            try:
-                ANNOTATIONS[name].parse(str(raw))
-            except ValueError as exc:
-                raise ValueError(f"{key}: {exc}") from None
         return {str(k): str(v) for k, v in value.items()}
+
+    def _parsed(self) -> tuple[dict[str, object], list[tuple[str, str]]]:
+        """The directives the annotations set, and the (name, value) pairs ingress-nginx rejects."""
+        updates: dict[str, object] = {}
+        rejected: list[tuple[str, str]] = []
+        for key, raw in self.annotations.items():
+            name = key.removeprefix(PREFIX)
+            if not key.startswith(PREFIX) or name not in ANNOTATIONS:
+                continue
+            try:
+                updates[ANNOTATIONS[name].directive] = ANNOTATIONS[name].parse(raw)
+            except ValueError:
+                rejected.append((name, raw))
+        return updates, rejected
 
     def effective(self) -> tuple[NginxKnobs, set[str]]:
         """The nginx directives ingress-nginx would write, and which of them the ConfigMap or an annotation set."""
         updates: dict[str, object] = {}
         for key, raw in self.configmap.items():
             updates[CONFIGMAP[key].directive] = CONFIGMAP[key].parse(raw)
-        for key, raw in self.annotations.items():
-            if key.startswith(PREFIX):
-                annotation = ANNOTATIONS[key.removeprefix(PREFIX)]
-                updates[annotation.directive] = annotation.parse(raw)
+        updates.update(self._parsed()[0])
         # retry-non-idempotent appends non_idempotent to proxy_next_upstream (the template's buildNextUpstream).
         if updates.pop("retry_non_idempotent", False):
             words = str(updates.get("proxy_next_upstream", INGRESS_DEFAULTS.proxy_next_upstream)).split()
             updates["proxy_next_upstream"] = " ".join([w for w in words if w != "non_idempotent"] + ["non_idempotent"])
         return INGRESS_DEFAULTS.model_copy(update=updates), set(updates)
 
+    def rejected(self) -> list[tuple[str, str]]:
+        """Annotation values ingress-nginx's validators refuse (e.g. proxy-read-timeout "600s", proxy-body-size
+        "100mb"): the controller logs a warning and the location keeps the ConfigMap's value
+        (internal/ingress/annotations/parser/main.go and proxy/main.go, controller-v1.15.1)."""
+        return self._parsed()[1]
+
+    def unknown(self) -> list[str]:
+        """nginx.ingress.kubernetes.io/ names ingress-nginx has no parser for (faultlab maps ANNOTATIONS): no effect."""
+        return [key for key in self.annotations
+                if key.startswith(PREFIX) and key.removeprefix(PREFIX) not in ANNOTATIONS]
+
     def longest_wait_s(self) -> float:
         return self.effective()[0].longest_wait_s()
 
     def ignored(self) -> dict[str, str]:
         return {k: v for k, v in self.annotations.items() if not k.startswith(PREFIX)}
+
+
+def controller_warnings(knobs: IngressKnobs, ingress: str) -> str:
+    """What the controller logs about the Ingress when it syncs it: a klog warning per rejected value, with
+    the format string of internal/ingress/annotations/parser/main.go (controller-v1.15.1)."""
+    return "".join(f"W{ANNOUNCE_TIME}       7 main.go:218] validation error on ingress {ingress}: annotation {name} "
+                   f"contains invalid value {value}\n" for name, value in knobs.rejected())
 
 
 # ingress-nginx's default access format (`upstreaminfo`): combined, then request length and time,
@@ -210,6 +237,16 @@ def recognise_upstreaminfo(text: str) -> ParsedLine | None:
     upstream_status = fields[3] if len(fields) >= 4 else "-"
     return ParsedLine(text, "ingress-nginx access (upstreaminfo)", frozenset({"ingress-nginx"}), "access",
                       (line.status,), nginx.lab_json(line.status, upstream_status, line.method, line.uri))
+
+
+# The controller's own log (klog): "W1201 11:29:58.309888       7 main.go:218] validation error on ingress …".
+_KLOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ [\w./-]+:\d+\] ")
+
+
+def recognise_controller(text: str) -> ParsedLine | None:
+    if not _KLOG.match(text):
+        return None
+    return ParsedLine(text, "ingress-nginx controller log", frozenset({"ingress-nginx"}), "error")
 
 
 def manifest(upstream: str | None, annotations: dict[str, str]) -> dict[str, Any]:
@@ -237,18 +274,28 @@ class IngressHop:
     fix_format = "ingress"
     knobs = IngressKnobs
     notable = nginx.NOTABLE
-    recognisers = (recognise_upstreaminfo,)
+    recognisers = (recognise_upstreaminfo, recognise_controller)
     parse_access = staticmethod(parse_access)
     message = staticmethod(nginx.message)
 
     def render(self, knobs: IngressKnobs, ctx: RenderContext) -> dict[str, str]:
         effective, _ = knobs.effective()
-        return {"nginx.conf": render_conf(effective, ctx, flavour="nginx configured from ingress-nginx annotations")}
+        files = {"nginx.conf": render_conf(effective, ctx, flavour="nginx configured from ingress-nginx annotations")}
+        if knobs.rejected():
+            # The stack writes it into the hop's log at the start of each step (see Stack.announce).
+            files[ANNOUNCE_FILE] = controller_warnings(knobs, f"default/{(ctx.upstream or 'app').split(':')[0]}")
+        return files
 
     def settings(self, knobs: IngressKnobs, ctx: RenderContext) -> list[Setting]:
         effective, explicit = knobs.effective()
         settings = directive_settings(effective, ctx, explicit)
         settings += [Setting(key, value, "ignored by ingress-nginx", True) for key, value in knobs.ignored().items()]
+        settings += [Setting(PREFIX + name, value, "invalid: ingress-nginx logs a warning and keeps its default", True)
+                     for name, value in knobs.rejected()]
+        for key in knobs.unknown():
+            close = difflib.get_close_matches(key.removeprefix(PREFIX), ANNOTATIONS, n=1)
+            hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
+            settings.append(Setting(key, knobs.annotations[key], f"unknown to ingress-nginx: no effect{hint}", True))
         return settings
 
     @staticmethod

@@ -26,6 +26,7 @@ from docker.models.containers import Container
 
 from faultlab.errors import CommandError, EnvironmentError_
 from faultlab.hops import HOP_KINDS, Knobs, RenderContext
+from faultlab.hops.base import ANNOUNCE_FILE, ANNOUNCE_TIME
 from faultlab.infra import owner
 from faultlab.infra.compose import Compose
 from faultlab.model.topology import Topology
@@ -90,6 +91,18 @@ class Stack:
             self._compose(["restart", "--timeout", "2", hop], 120)
             self.wait_healthy([hop])
         return list(reversed(restart))
+
+    def announce(self) -> None:
+        """Write each hop's announce lines (hops/base.py ANNOUNCE_FILE) into its log now, through the main
+        process's stderr, so that they land in the step that has just started."""
+        for hop, files in self._rendered.items():
+            if files.get(ANNOUNCE_FILE):
+                script = (f'stamp=$(date -u "+%m%d %H:%M:%S.%6N"); '
+                          f'sed "s/{ANNOUNCE_TIME}/$stamp/" /etc/faultlab/{ANNOUNCE_FILE} > /proc/1/fd/2')
+                exit_code, output = self.container(hop).exec_run(["sh", "-c", script])
+                if exit_code != 0:
+                    raise EnvironmentError_(f"hop {hop!r}: could not write its announce lines: "
+                                            f"{output.decode(errors='replace').strip()}")
 
     def down(self) -> None:
         # Ctrl-C and SIGTERM are held (not lost) while tearing down: a second signal must not leave

@@ -86,6 +86,7 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
             restarted = stack.apply(step.knobs, also_restart=unsettled)
             emit(StepStarted(step, number, len(steps), settings(plan, step), restarted))
             since = time.time()
+            stack.announce()
             records = _send(plan, step, stack, emit)
             traffic_s = time.time() - since
             evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,

@@ -35,7 +35,7 @@ def test_signatures_come_from_the_failing_steps_of_the_scenario_files(steps):
         by_scenario.setdefault(step.scenario_id, []).append(step.step)
     # broken and wrong-fix steps, and a journey's fix that reveals the next failure (504, then 502);
     # not the steps whose users see success, nor a variant (nginx logging the app's 200 under ignore_client_abort).
-    assert by_scenario["413-body-size"] == ["broken", "broken-chunked", "fix-host-only"]
+    assert by_scenario["413-body-size"] == ["broken", "broken-chunked", "fix-host-only", "annotation-100mb"]
     assert by_scenario["499-client-abort"] == ["client-gives-up"]
     assert by_scenario["upload-journey"] == ["body-limit", "body-limit-host-only", "body-limit-both",
                                              "wrong-timeout-fix", "read-timeout-fix"]

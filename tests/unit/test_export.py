@@ -39,7 +39,7 @@ def test_body_limit_fix_is_an_http_directive_and_an_ingress_annotation():
     assert manifest["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/proxy-body-size": "1024m"}
     backend = manifest["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "app", "port": {"number": 8000}}  # the ingress's next hop in the topology
-    assert [wrong.step for wrong in fixed.wrong_fixes] == ["fix-host-only"]
+    assert [wrong.step for wrong in fixed.wrong_fixes] == ["fix-host-only", "annotation-100mb"]
 
 
 def test_timeouts_are_story_values_inside_their_location_block():

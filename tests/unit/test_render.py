@@ -158,3 +158,19 @@ def test_an_unknown_configmap_key_is_named():
 
     with pytest.raises(ValidationError, match="unknown ConfigMap key 'upstream-keepalive'.*did you mean"):
         IngressKnobs(configmap={"upstream-keepalive": "10"})
+
+
+def test_values_ingress_nginx_rejects_are_accepted_logged_and_replaced_by_the_default():
+    from faultlab.hops.base import ANNOUNCE_FILE
+
+    files = IngressKnobs(annotations={"nginx.ingress.kubernetes.io/proxy-read-timeout": "600s",
+                                      "nginx.ingress.kubernetes.io/proxy-body-size": "100mb",
+                                      "nginx.ingress.kubernetes.io/proxy-reed-timeout": "600"})
+    conf = HOP_KINDS["ingress-nginx"].render(files, RenderContext("ingress", 8080, "app:8000", TimeScale.parse("1")))
+    assert "proxy_read_timeout 60000ms;" in conf["nginx.conf"]  # the ConfigMap default, not 600 s
+    assert "client_max_body_size 1m;" in conf["nginx.conf"]
+    assert files.unknown() == ["nginx.ingress.kubernetes.io/proxy-reed-timeout"]  # no effect, and said so
+    lines = conf[ANNOUNCE_FILE].splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "validation error on ingress default/app: annotation proxy-read-timeout contains invalid value 600s",
+        "validation error on ingress default/app: annotation proxy-body-size contains invalid value 100mb"]
