@@ -226,6 +226,19 @@ def compact_json(fields: Mapping[str, Any]) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
+def lab_json_recogniser(marker: str, kinds: frozenset[str], status_key: str = "status") -> Recogniser:
+    """The recogniser of a hop kind's lab JSON access line: the key only that kind's format has (`marker`)
+    tells it apart; the status is under `status_key`."""
+    def recognise(text: str) -> ParsedLine | None:
+        fields = json_fields(text)
+        if fields is None or marker not in fields:
+            return None
+        status = http_status(fields.get(status_key))
+        return ParsedLine(text, "JSON access", kinds, "access", (status,) if status is not None else ())
+
+    return recognise
+
+
 def http_status(value: object) -> int | None:
     """A status field's value as an HTTP status, None when it is not one."""
     try:

@@ -15,9 +15,8 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
-    http_status,
     json_access,
-    json_fields,
+    lab_json_recogniser,
 )
 from faultlab.units import Duration, format_duration
 
@@ -57,12 +56,7 @@ def recognise_log(text: str) -> ParsedLine | None:
     return ParsedLine(text, "gunicorn log", frozenset({"gunicorn"}), "error") if _LOG_LINE.match(text) else None
 
 
-def recognise_lab_json(text: str) -> ParsedLine | None:
-    fields = json_fields(text)
-    if fields is None or "request_time_us" not in fields:
-        return None
-    status = http_status(fields.get("status"))
-    return ParsedLine(text, "JSON access", frozenset({"gunicorn"}), "access", (status,) if status else ())
+recognise_lab_json = lab_json_recogniser("request_time_us", frozenset({"gunicorn"}))
 
 
 def message(text: str) -> str:

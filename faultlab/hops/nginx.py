@@ -26,9 +26,8 @@ from faultlab.hops.base import (
     Snippet,
     combined,
     compact_json,
-    http_status,
     json_access,
-    json_fields,
+    lab_json_recogniser,
     story_duration,
 )
 from faultlab.units import Duration, format_duration
@@ -238,12 +237,7 @@ def recognise_error(text: str) -> ParsedLine | None:
     return ParsedLine(text, "nginx error", FAMILY, "error", upstream_scheme=scheme[1] if scheme else None)
 
 
-def recognise_lab_json(text: str) -> ParsedLine | None:
-    fields = json_fields(text)
-    if fields is None or "upstream_status" not in fields:
-        return None
-    status = http_status(fields.get("status"))
-    return ParsedLine(text, "JSON access", FAMILY, "access", (status,) if status is not None else ())
+recognise_lab_json = lab_json_recogniser("upstream_status", FAMILY)
 
 
 def recognise_combined(text: str) -> ParsedLine | None:

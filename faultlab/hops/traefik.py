@@ -25,9 +25,9 @@ from faultlab.hops.base import (
     Snippet,
     combined,
     compact_json,
-    http_status,
     json_access,
     json_fields,
+    lab_json_recogniser,
     story_duration,
 )
 from faultlab.units import Duration, format_duration
@@ -75,12 +75,7 @@ _V3_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \w{3} (?:\S+ > )?")
 NOTABLE = re.compile(r"\berror=|closed idle connection")
 
 
-def recognise_lab_json(text: str) -> ParsedLine | None:
-    fields = json_fields(text)
-    if fields is None or "DownstreamStatus" not in fields:
-        return None
-    status = http_status(fields.get("DownstreamStatus"))
-    return ParsedLine(text, "JSON access", _KINDS, "access", (status,) if status else ())
+recognise_lab_json = lab_json_recogniser("DownstreamStatus", _KINDS, "DownstreamStatus")
 
 
 def recognise_json_log(text: str) -> ParsedLine | None:

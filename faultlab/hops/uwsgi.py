@@ -15,9 +15,8 @@ from faultlab.hops.base import (
     Setting,
     Snippet,
     compact_json,
-    http_status,
     json_access,
-    json_fields,
+    lab_json_recogniser,
 )
 from faultlab.units import Duration, format_duration
 
@@ -74,12 +73,7 @@ def recognise_log(text: str) -> ParsedLine | None:
     return None
 
 
-def recognise_lab_json(text: str) -> ParsedLine | None:
-    fields = json_fields(text)
-    if fields is None or "msecs" not in fields:
-        return None
-    status = http_status(fields.get("status"))
-    return ParsedLine(text, "JSON access", frozenset({"uwsgi"}), "access", (status,) if status else ())
+recognise_lab_json = lab_json_recogniser("msecs", frozenset({"uwsgi"}))
 
 
 # The fix, as a [uwsgi] ini section --------------------------------------------------------------
