@@ -4,6 +4,7 @@ its data ships inside the package, so list, explain, fix, diagnose and a real ru
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,4 +63,4 @@ def test_the_installed_diagnose_names_the_scenario(installed: Path):
 def test_the_installed_command_runs_a_scenario_from_its_packaged_files(installed: Path, image_tags):
     done = faultlab(installed, "run", "413-body-size", "-q", timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "4/4 steps matched" in done.stdout
+    assert re.search(r"\b(\d+)/\1 steps matched", done.stdout), done.stdout[-2000:]
