@@ -8,6 +8,7 @@ not produce (the next hop logged another status, or nothing at all).
 
 from __future__ import annotations
 
+import bisect
 import re
 import time
 from collections.abc import Sequence
@@ -82,6 +83,9 @@ class Evidence:
             kind = HOP_KINDS.get(self.kinds.get(line.hop, ""))
             if line.stream == "error" and kind is not None and kind.notable.search(line.text):
                 self._notable.setdefault(line.hop, []).append(line)
+        for lines in self._notable.values():
+            lines.sort(key=lambda line: line.ts)
+        self._notable_ts = {hop: [line.ts for line in lines] for hop, lines in self._notable.items()}
 
     def message(self, line: LogLine) -> str:
         """The line's message without its server's prefix, cut to a trace's width."""
@@ -105,15 +109,27 @@ class Evidence:
         start_ts, end_ts = window[0] - WINDOW_SLACK_S, window[1] + WINDOW_SLACK_S
         explained = trace[:start]
         for hop in trace[start:]:
-            during = [line for line in self._notable.get(hop.hop, []) if start_ts <= line.ts <= end_ts]
-            # Lines carry no request id (traefik's DEBUG line, nginx's error log): among those logged during the
-            # request, one that names the status this hop logged for it is more likely its own (a 500 next
-            # to a 502 of the request beside it).
-            own = [line for line in during if hop.status is not None and re.search(rf"\b{hop.status}\b", line.text)]
-            line = next(iter(own or during), None)
+            line = self._line_during(hop, start_ts, end_ts)
             explained.append(TraceHop(hop.hop, hop.status, self.message(line) if line else None,
                                         line.text if line else None))
         return explained
+
+    def _line_during(self, hop: TraceHop, start_ts: float, end_ts: float) -> LogLine | None:
+        """The notable line a hop logged during a request. Lines carry no request id (traefik's DEBUG line,
+        nginx's error log): among those logged during the request, the first that names the status this hop
+        logged for it is more likely its own (a 500 next to a 502 of the request beside it), else the first.
+        Called for every failing request of a load, so the window is found by bisection, not by a scan."""
+        notable = self._notable.get(hop.hop, [])
+        first = bisect.bisect_left(self._notable_ts.get(hop.hop, []), start_ts)
+        status = re.compile(rf"\b{hop.status}\b") if hop.status is not None else None
+        earliest = None
+        for line in notable[first:]:
+            if line.ts > end_ts:
+                break
+            if status is None or status.search(line.text):
+                return line
+            earliest = earliest or line
+        return earliest
 
     def complete(self, request_ids: Sequence[str]) -> bool:
         """Every hop that passed one of these requests on has the next hop's line for it."""
