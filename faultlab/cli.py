@@ -131,7 +131,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     plan = scenario.load(args.scenario, time_scale=_time_scale(args.time_scale))
     step = plan.step_named(args.step) if args.step else plan.steps[0]
     for hop in plan.topology.hops:
-        ctx = RenderContext(hop.name, hop.port, hop.upstream, plan.scale)
+        ctx = RenderContext(hop.name, hop.port, hop.upstream, step.scale)
         directory = Path(args.out) / hop.name
         for name, text in HOP_KINDS[hop.kind].render(step.knobs[hop.name], ctx).items():
             _write(directory / name, text, "--out")

@@ -84,5 +84,5 @@ def faultlab_stack(request: pytest.FixtureRequest) -> Iterator[FaultlabStack]:
         step = plan.step_named(step_name) if step_name else plan.steps[0]
     except LabError as exc:
         raise pytest.UsageError(f"faultlab: {exc.message}") from None
-    with open_stack(plan, step.knobs) as stack:
+    with open_stack(plan, step.knobs, scale=step.scale) as stack:
         yield FaultlabStack(plan, stack, step)

@@ -131,6 +131,10 @@ class GunicornHop:
         ]
         settings += [Setting(name, str(getattr(knobs, name)), str(getattr(knobs, name)), name in explicit)
                      for name in ("release", "workers", "worker_class")]
+        if knobs.worker_class == "gthread":  # the sync worker closes every connection after its answer
+            settings += [Setting("threads", str(knobs.threads), str(knobs.threads), "threads" in explicit),
+                         Setting("keepalive", format_duration(knobs.keepalive),
+                                 f"{ctx.scale.lab_s_whole(knobs.keepalive)}s", "keepalive" in explicit)]
         return settings
 
     def export(self, ctx: RenderContext, before: GunicornKnobs, after: GunicornKnobs) -> list[Snippet]:

@@ -83,9 +83,11 @@ class Stack:
         self.write(knobs)
         self._compose(["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT_S)], UP_TIMEOUT_S + 30)
 
-    def apply(self, knobs: dict[str, Knobs], also_restart: list[str]) -> list[str]:
-        """Render the new knobs; restart the hops whose config changed, `also_restart`, and every hop
-        in front of those."""
+    def apply(self, knobs: dict[str, Knobs], also_restart: list[str], scale: TimeScale | None = None) -> list[str]:
+        """Render the new knobs (at `scale`, when a step has its own); restart the hops whose config
+        changed, `also_restart`, and every hop in front of those."""
+        if scale is not None:
+            self.scale = scale
         restart = restart_order(self.topology.hop_names, set(self.write(knobs)) | set(also_restart))
         for hop in restart:
             self._compose(["restart", "--timeout", "2", hop], 120)

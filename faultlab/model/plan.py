@@ -57,6 +57,7 @@ class StepPlan:
     knobs: dict[str, Knobs]  # every hop's effective knobs during this step
     traffic: UploadTraffic | LoadTraffic
     changed: tuple[str, ...]  # hops whose knobs differ from the previous step
+    scale: TimeScale  # the step's time scale: the scenario's, unless the step sets its own
 
     @property
     def name(self) -> str:

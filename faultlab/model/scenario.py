@@ -80,6 +80,9 @@ class Expect(_Model):
     answered_by: str | None = None  # the hop that produced the status (from the hop trace)
     logs: list[LogSignature] = []
     response_matches_upload: bool = False  # the app's byte count and sha256 equal what was sent
+    # Requests the app handled more than once (a proxy replayed them), from the app's arrival lines:
+    # e.g. {max: 0} for a retry that must be harmless, {min: 1} for one that places an order twice.
+    duplicates: CountRange | None = None
 
     @model_validator(mode="after")
     def _something_to_judge(self) -> Expect:
@@ -96,13 +99,38 @@ class Step(_Model):
     says: str  # one line for the terminal: what this step does
     # Knobs changed from the previous step (they carry on); null unsets one (back to its default).
     change: dict[str, dict[str, Any]] = {}
-    traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only
+    traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only (replaces it with a `kind`)
+    # The step's own time scale, for a story that needs minutes of quiet in a real-time scenario
+    # (keep-alive idle timeouts under bursty traffic): its knobs and traffic stay in story time.
+    time_scale: Scale | None = None
     expect: Expect
+
+
+class SlowShare(_Model):
+    """A dependency that is slow now and then: each arrival at the app (a replay's too) is slow with
+    probability `share`, and then takes `work` instead of `app_work`."""
+
+    share: float = Field(gt=0, le=1)
+    work: Duration
+
+
+class Pause(_Model):
+    """Idle time between two batches, drawn uniformly from [min, max] (story time) for every gap."""
+
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Pause:
+        if self.max < self.min:
+            raise ValueError(f"max ({format_duration(self.max)}) is below min ({format_duration(self.min)})")
+        return self
 
 
 class _TrafficBase(_Model):
     target: str | None = None  # the hop the client talks to (default: the first of the chain)
     app_work: Duration = 0.0  # story time the app spends on each request (its `work_s` parameter)
+    app_slow: SlowShare | None = None  # some requests take longer (the app's `slow_share`, `slow_s`)
     headers: dict[str, str] = {}
     header_sizes: dict[str, Size] = {}  # headers filled to a size, e.g. {Cookie: 6KiB} (a big cookie)
 
@@ -147,7 +175,7 @@ class UploadTraffic(_TrafficBase):
 
     def describe(self, scale: TimeScale) -> str:
         return (f"{self.requests} × {format_size(self.size)} upload ({self.transfer}) to {self.path}"
-                f"{_at(self.target)}{_work(self.app_work, scale, 'after the body')}")
+                f"{_at(self.target)}{_work(self.app_work, scale, 'after the body', self.app_slow)}")
 
 
 class LoadTraffic(_TrafficBase):
@@ -164,7 +192,10 @@ class LoadTraffic(_TrafficBase):
     give_up_after: Duration | None = None  # an impatient client (curl -m): story seconds
     # A race shows up in some batches and not others: send up to `batches` loads, stopping early
     # once the step's `failures.min` is reached.
-    batches: int = Field(1, ge=1, le=50)
+    batches: int = Field(1, ge=1, le=200)
+    # Quiet time between batches: keep-alive connections sit idle in the proxy's pool for that long
+    # (bursts of traffic with gaps between them, e.g. gaps near the app server's idle timeout).
+    pause: Pause | None = None
 
     def describe(self, scale: TimeScale) -> str:
         flags = f"-c {self.concurrency} -n {self.requests}{' -k' if self.keepalive else ''}"
@@ -174,15 +205,30 @@ class LoadTraffic(_TrafficBase):
         if self.give_up_after and scale.ratio == 1:
             patience = f", the client gives up after {format_duration(self.give_up_after)}"
         batches = f", up to {self.batches} batches" if self.batches > 1 else ""
+        if self.batches > 1 and self.pause is not None:
+            gap = _span(self.pause.min, self.pause.max, scale)
+            batches = f", up to {self.batches} bursts {gap} apart"
         return (f"ab {flags}: {self.method} {self.path}{body}{_at(self.target)}{batches}"
-                f"{_work(self.app_work, scale, 'per request')}{patience}")
+                f"{_work(self.app_work, scale, 'per request', self.app_slow)}{patience}")
+
+
+def _span(low: float, high: float, scale: TimeScale) -> str:
+    story = format_duration(low) if low == high else f"{format_duration(low)}–{format_duration(high)}"
+    if scale.ratio == 1:
+        return story
+    lab = (format_duration(scale.lab_s(low)) if low == high
+           else f"{format_duration(scale.lab_s(low))}–{format_duration(scale.lab_s(high))}")
+    return f"{story} (story) = {lab} (lab)"
 
 
 def _at(target: str | None) -> str:
     return f", sent straight to {target}" if target else ""
 
 
-def _work(story_s: float, scale: TimeScale, when: str) -> str:
+def _work(story_s: float, scale: TimeScale, when: str, slow: SlowShare | None = None) -> str:
+    if slow is not None:
+        share = f"{slow.share:.0%} of arrivals {_span(slow.work, slow.work, scale)}"
+        return f", app works {_span(story_s, story_s, scale)} {when} ({share})"
     if not story_s:
         return ""
     if scale.ratio == 1:
@@ -224,11 +270,14 @@ def load(id_or_path: str, *, time_scale: TimeScale | None = None) -> Plan:
         topology = load_topology(scenario.topology)
     except InputError as exc:
         raise InputError(f"{path}: topology: {exc.message}", tip=exc.tip) from None
-    return Plan(scenario, path, topology, scale, _plan_steps(scenario, document, path, topology))
+    steps = _plan_steps(scenario, document, path, topology, scale, overridden=time_scale is not None)
+    return Plan(scenario, path, topology, scale, steps)
 
 
-def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path,
-                topology: Topology) -> tuple[StepPlan, ...]:
+def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path, topology: Topology,
+                scale: TimeScale, *, overridden: bool) -> tuple[StepPlan, ...]:
+    """Each step's knobs, traffic and scale; a time scale given by the caller (`--time-scale`) wins
+    over a step's own, as over the file's."""
     hops = topology.hop_names
 
     def check_hop(name: str | None, where: str) -> None:
@@ -261,12 +310,16 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path,
                 raise InputError(f"{path}: {origin}.{hop.name} ({hop.kind}): {_first_error(exc)}") from None
         try:
             # Merged as written in the file: a value goes through its validator once, never through the display form.
-            traffic = _TRAFFIC.validate_python(_merge(document["traffic"], step.traffic))
+            # A step's traffic of another kind (a GET load in an upload scenario) replaces the scenario's.
+            base = document["traffic"] if step.traffic.get("kind", document["traffic"].get("kind")) \
+                == document["traffic"].get("kind") else {}
+            traffic = _TRAFFIC.validate_python(_merge(base, step.traffic))
         except ValidationError as exc:
             raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None
         check_hop(traffic.target, f"{where}.traffic.target")
         changed = tuple(hop for hop in hops if previous and knobs[hop] != previous[hop])
-        plans.append(StepPlan(index, step, knobs, traffic, changed))
+        step_scale = step.time_scale if step.time_scale is not None and not overridden else scale
+        plans.append(StepPlan(index, step, knobs, traffic, changed, step_scale))
         previous = knobs
     names = [plan.step.name for plan in plans]
     duplicates = {name for name in names if names.count(name) > 1}

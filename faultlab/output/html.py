@@ -149,7 +149,7 @@ class HtmlReport:
         views = []
         previous: dict[str, list[Setting]] | None = None
         for started, step in zip(self._step_starts, self.result.steps, strict=False):
-            views.append(_step_view(started, step, previous, step.plan.traffic.describe(plan.scale)))
+            views.append(_step_view(started, step, previous, step.plan.traffic.describe(step.plan.scale)))
             previous = started.settings
         return {
             "plan": plan,

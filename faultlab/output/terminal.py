@@ -121,8 +121,12 @@ class TerminalReport:
         if not self.quiet:
             self.console.print()
         self._print(f"[bold]Step {event.number}/{event.total}  {escape(step.name)}[/]  {escape(step.says)}")
+        scale = event.plan.scale
+        if self._scale is not None and scale != self._scale:
+            self._print(f"  time    this step at scale {scale}: story 60 s = lab {scale.lab_s(60):g} s "
+                        f"(the scenario: {self._scale})")
         if self._previous is None:
-            real_time = self._scale is not None and self._scale.ratio == 1
+            real_time = scale.ratio == 1
             table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
             for column in ("hop", "setting", "value") if real_time else ("hop", "setting", "story", "lab"):
                 table.add_column(column)
@@ -140,13 +144,13 @@ class TerminalReport:
                     old = before.get(setting.name)
                     if old is None or (old.story, old.lab) != (setting.story, setting.lab):
                         was = f"{old.story} → " if old else ""
-                        same = setting.lab == setting.story or (self._scale is not None and self._scale.ratio == 1)
+                        same = setting.lab == setting.story or scale.ratio == 1
                         lab_value = "" if same else f" (lab {escape(setting.lab)})"
                         self._print(f"  change  {hop}: {escape(setting.name)} {escape(was)}"
                                     f"[bold]{escape(setting.story)}[/]{lab_value}")
         traffic = event.plan.traffic
-        if traffic != self._scenario_traffic and self._scale is not None:
-            self._print(f"  traffic this step: {traffic.describe(self._scale)}")
+        if traffic != self._scenario_traffic or scale != self._scale:
+            self._print(f"  traffic this step: {traffic.describe(scale)}")
         if event.restarted:
             self._print(f"  [dim]restarted {', '.join(event.restarted)}[/]")
         self._previous = event.settings

@@ -16,6 +16,7 @@ from faultlab.run.verdict import (
     AnsweredByCheck,
     Check,
     Counts,
+    DuplicatesCheck,
     FailureStatusesCheck,
     LogCheck,
     OutcomeCheck,
@@ -104,5 +105,9 @@ def check(item: Check, *, short: bool = False) -> CheckText:
                 observed = (f"app got {format_size(item.bytes_received)}, sha256 "
                             f"{'matches' if item.sha256_matches else 'differs'}")
             return CheckText("upload arrived whole", f"{format_size(item.bytes_sent)}, same sha256", observed, False)
+        case DuplicatesCheck():
+            observed = f"{item.duplicated}" + (f" (one of them {item.most} times)" if item.most > 2 else "")
+            return CheckText("requests the app handled twice or more", f"{item.expected} of {item.total}",
+                             f"{observed}; {item.handled} of {item.total} reached the app", False)
     raise TypeError(f"no wording for {type(item).__name__}")
 

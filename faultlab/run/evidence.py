@@ -9,8 +9,10 @@ not produce (the next hop logged another status, or nothing at all).
 from __future__ import annotations
 
 import bisect
+import json
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -63,6 +65,23 @@ class TraceHop:
     line: str | None = None  # that log line in full
 
 
+# The line the lab's app writes as each request arrives (apps/faultapp: ARRIVAL_KEY), before any work.
+# Counted per request id, it tells a request the app handled twice (a proxy replayed it) from one it
+# handled once; it is the lab's instrumentation, not a server's line, so it is kept out of `lines`.
+ARRIVAL_PREFIX = '{"faultapp_arrival": '
+
+
+def arrival(text: str) -> str | None:
+    """The request id of an arrival line, else None."""
+    if not text.startswith(ARRIVAL_PREFIX):
+        return None
+    try:
+        request_id = json.loads(text)["faultapp_arrival"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return request_id if isinstance(request_id, str) else None
+
+
 MESSAGE_CHARS = 160
 WINDOW_SLACK_S = 1.0  # hops log a little before the client sees the answer, and a little after
 
@@ -73,6 +92,7 @@ class Evidence:
     lines: list[LogLine]
     access: list[AccessEvent]
     kinds: dict[str, str] = field(default_factory=dict)  # hop -> its kind (which lines are notable, and their message)
+    arrivals: Counter[str] = field(default_factory=Counter)  # request id -> times the app received it
 
     def __post_init__(self) -> None:
         self._by_request: dict[str, dict[str, AccessEvent]] = {}
@@ -163,11 +183,17 @@ class Evidence:
         return bool(self.matching(signature.hop, signature.match, signature.stream))
 
 
-def _read(source: LogSource, hop: str, kind: str, since: float) -> tuple[list[LogLine], list[AccessEvent]]:
-    """One hop's lines, each parsed once by its kind: access lines also become events."""
+def _read(source: LogSource, hop: str, kind: str, since: float,
+          arrivals: Counter[str]) -> tuple[list[LogLine], list[AccessEvent]]:
+    """One hop's lines, each parsed once by its kind: access lines also become events, the app's
+    arrival lines are counted in `arrivals`."""
     parse = HOP_KINDS[kind].parse_access
     lines, events = [], []
     for ts, text in source.logs(hop, since):
+        request_id = arrival(text)
+        if request_id is not None:
+            arrivals[request_id] += 1
+            continue
         fields = parse(text)
         lines.append(LogLine(hop, "access" if fields else "error", ts, text))
         if fields:
@@ -187,12 +213,13 @@ def collect(source: LogSource, since: float, request_ids: list[str], *, start: s
     while True:
         lines: list[LogLine] = []
         access: list[AccessEvent] = []
+        arrivals: Counter[str] = Counter()
         for hop in source.topology.hops:
-            hop_lines, hop_events = _read(source, hop.name, hop.kind, since)
+            hop_lines, hop_events = _read(source, hop.name, hop.kind, since, arrivals)
             lines += hop_lines
             access += hop_events
         evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access,
-                            {hop.name: hop.kind for hop in source.topology.hops})
+                            {hop.name: hop.kind for hop in source.topology.hops}, arrivals)
         waited = time.monotonic() - started
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (

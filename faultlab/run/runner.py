@@ -6,6 +6,7 @@ interrupted still ends the stream (RunFailed / Interrupted), and every handler i
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from faultlab.errors import LabError
 from faultlab.hops import HOP_KINDS, RenderContext, Setting
 from faultlab.infra.stack import Stack
 from faultlab.model.plan import Plan, StepPlan
-from faultlab.model.scenario import Expect, LoadTraffic
+from faultlab.model.scenario import Expect, LoadTraffic, Traffic
 from faultlab.run.events import (
     BatchDone,
     Event,
@@ -77,13 +78,13 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
         result.project = stack.project
         emit(StackStarting(stack.project, len(plan.topology.hops)))
 
-    with open_stack(plan, steps[0].knobs, on_progress=lambda text: emit(ImageProgress(text)),
+    with open_stack(plan, steps[0].knobs, scale=steps[0].scale, on_progress=lambda text: emit(ImageProgress(text)),
                     on_starting=starting) as stack:
         emit(StackUp(stack.project, stack.url(), time.monotonic() - started))
         unsettled: list[str] = []
         for number, step in enumerate(steps, 1):
             step_started = time.monotonic()
-            restarted = stack.apply(step.knobs, also_restart=unsettled)
+            restarted = stack.apply(step.knobs, also_restart=unsettled, scale=step.scale)
             emit(StepStarted(step, number, len(steps), settings(plan, step), restarted))
             since = time.time()
             stack.announce()
@@ -106,8 +107,12 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
 def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Emit) -> list[RequestRecord]:
     traffic = step.traffic
     url = stack.url(traffic.target)
-    params = {"work_s": f"{plan.scale.lab_s(traffic.app_work):.3f}"} if traffic.app_work else {}
-    timeout_s = CLIENT_TIMEOUT_MARGIN_S + 4 * plan.scale.lab_s(max(_longest_wait_s(plan), traffic.app_work))
+    params = {"work_s": f"{step.scale.lab_s(traffic.app_work):.3f}"} if traffic.app_work else {}
+    if traffic.app_slow is not None:
+        params |= {"slow_share": f"{traffic.app_slow.share:g}",
+                   "slow_s": f"{step.scale.lab_s(traffic.app_slow.work):.3f}"}
+    longest_s = max(_longest_wait_s(plan), _app_work_s(traffic))
+    timeout_s = CLIENT_TIMEOUT_MARGIN_S + 4 * step.scale.lab_s(longest_s)
     if not isinstance(traffic, LoadTraffic):
         def upload_progress(number: int, done: list[RequestRecord], sent: int, elapsed_s: float) -> None:
             by_status = Counter(r.status for r in done if r.status is not None)
@@ -123,7 +128,7 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Emit) -> list[RequestR
         content_type=traffic.content_type, headers=tuple(traffic.all_headers().items()),
         concurrency=traffic.concurrency, requests=traffic.requests, keepalive=traffic.keepalive,
         timeout_s=timeout_s,
-        give_up_after_s=plan.scale.lab_s(traffic.give_up_after) if traffic.give_up_after is not None else None,
+        give_up_after_s=step.scale.lab_s(traffic.give_up_after) if traffic.give_up_after is not None else None,
     )
 
     def one_batch(before: int) -> list[RequestRecord]:
@@ -133,14 +138,20 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Emit) -> list[RequestR
 
         return run_load(url, spec, load_progress)
 
-    return send_batches(one_batch, traffic.batches, step.step.expect, emit)
+    pause = traffic.pause
+    idle = (lambda: time.sleep(random.uniform(step.scale.lab_s(pause.min), step.scale.lab_s(pause.max)))) \
+        if pause is not None else None
+    return send_batches(one_batch, traffic.batches, step.step.expect, emit, idle)
 
 
 def send_batches(one_batch: Callable[[int], list[RequestRecord]], batches: int, expect: Expect,
-                 emit: Emit) -> list[RequestRecord]:
-    """Up to `batches` loads, stopping once the step has seen enough failures to judge."""
+                 emit: Emit, idle: Callable[[], None] | None = None) -> list[RequestRecord]:
+    """Up to `batches` loads, stopping once the step has seen enough failures to judge; `idle`
+    between two of them (the quiet time of bursty traffic)."""
     records: list[RequestRecord] = []
     for batch in range(1, batches + 1):
+        if batch > 1 and idle is not None:
+            idle()
         records += one_batch(len(records))
         failed = sum(map(is_failure, records))
         enough = enough_failures(expect, failed)
@@ -172,15 +183,20 @@ def _longest_wait_s(plan: Plan) -> float:
     return max(step.knobs[hop].longest_wait_s() for step in plan.steps for hop in step.knobs)
 
 
+def _app_work_s(traffic: Traffic) -> float:
+    """The longest story time the app may work on one request."""
+    return max(traffic.app_work, traffic.app_slow.work if traffic.app_slow else 0.0)
+
+
 def _log_patience_s(plan: Plan, step: StepPlan) -> float:
     """How long a log line the step expects may take to appear (e.g. the app finishing a request
     whose client already left): the app's work plus a margin, in lab seconds."""
-    return LOG_WAIT_MARGIN_S + plan.scale.lab_s(step.traffic.app_work)
+    return LOG_WAIT_MARGIN_S + step.scale.lab_s(_app_work_s(step.traffic))
 
 
 def settings(plan: Plan, step: StepPlan) -> dict[str, list[Setting]]:
     return {
         hop.name: HOP_KINDS[hop.kind].settings(step.knobs[hop.name],
-                                               RenderContext(hop.name, hop.port, hop.upstream, plan.scale))
+                                               RenderContext(hop.name, hop.port, hop.upstream, step.scale))
         for hop in plan.topology.hops
     }

@@ -10,6 +10,7 @@ from faultlab.hops import Knobs
 from faultlab.infra import compose, engine, images
 from faultlab.infra.stack import Stack
 from faultlab.model.plan import Plan
+from faultlab.units import TimeScale
 
 
 def _quiet(text: str) -> None:
@@ -18,14 +19,16 @@ def _quiet(text: str) -> None:
 
 @contextmanager
 def open_stack(plan: Plan, knobs: dict[str, Knobs] | None = None, *, name: str | None = None,
+               scale: TimeScale | None = None,
                on_progress: Callable[[str], None] = _quiet,
                on_starting: Callable[[Stack], None] | None = None) -> Iterator[Stack]:
     """The scenario's containers up with `knobs` (default: its first step's), healthy, on 127.0.0.1 ports;
-    torn down when the block ends, however it ends. Images are built first if they are missing."""
+    torn down when the block ends, however it ends; configs at `scale` (default: the scenario's).
+    Images are built first if they are missing."""
     client = engine.connect()
     compose_cli = compose.find()
     tags = images.ensure(client, on_progress)
-    with Stack(plan.topology, plan.scale, tags, client, compose_cli, name or plan.scenario.id) as stack:
+    with Stack(plan.topology, scale or plan.scale, tags, client, compose_cli, name or plan.scenario.id) as stack:
         if on_starting is not None:
             on_starting(stack)
         stack.up(knobs if knobs is not None else plan.steps[0].knobs)

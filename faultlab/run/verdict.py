@@ -22,6 +22,7 @@ class CheckKind(Enum):
     ANSWERED_BY = "answered_by"
     LOG = "log"
     UPLOAD = "upload"
+    DUPLICATES = "duplicates"
 
 
 Counts = tuple[tuple[str, int], ...]  # (outcome or hop, count), most common first
@@ -79,7 +80,18 @@ class UploadCheck:
     sha256_matches: bool
 
 
-Check = OutcomeCheck | FailureStatusesCheck | AnsweredByCheck | LogCheck | UploadCheck
+@dataclass(frozen=True)
+class DuplicatesCheck:
+    kind: ClassVar[CheckKind] = CheckKind.DUPLICATES
+    ok: bool
+    expected: CountRange
+    duplicated: int  # the step's requests that the app received more than once
+    handled: int  # the step's requests that the app received at all
+    total: int  # the step's requests
+    most: int  # the most times one request arrived
+
+
+Check = OutcomeCheck | FailureStatusesCheck | AnsweredByCheck | LogCheck | UploadCheck | DuplicatesCheck
 
 
 def is_failure(record: RequestRecord) -> bool:
@@ -106,7 +118,16 @@ def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> l
                                seen[-1].text if seen and not found else None))
     if expect.response_matches_upload:
         checks.append(_upload_echo(records))
+    if expect.duplicates is not None:
+        checks.append(_duplicates(expect.duplicates, records, evidence))
     return checks
+
+
+def _duplicates(expected: CountRange, records: list[RequestRecord], evidence: Evidence) -> DuplicatesCheck:
+    counts = [evidence.arrivals.get(record.request_id, 0) for record in records]
+    duplicated = sum(count > 1 for count in counts)
+    return DuplicatesCheck(expected.admits(duplicated), expected, duplicated, sum(count > 0 for count in counts),
+                           len(records), max(counts, default=0))
 
 
 def _counts(counter: Counter[str]) -> Counts:

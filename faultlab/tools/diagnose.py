@@ -10,11 +10,12 @@ check every step's lines, and tests/scenarios/test_diagnose.py feeds real runs' 
 
 Ranking, highest first: any log signature matched; the share of the step's evidence matched (log
 signatures weigh 3, its statuses 1); how well the input's servers fit the scenario's chain (server
-kinds, nginx's `upstream: "uwsgi://…"`, the status at the hop that answered); the specificity of
-the matched regexes; the scenario with fewer failing steps (a single scenario isolates what a
-journey replays). Causes shown by their statuses alone rank by fit, then by the scenario's `broken`
-step. A journey step that matches exactly the same lines on the same chain as a higher-ranked
-scenario is folded into that cause as "also seen in".
+kinds, nginx's `upstream: "uwsgi://…"`, the status at the hop that answered); the number of the
+step's signatures matched (a cause that also explains uwsgi's HARAKIRI line beats one that explains
+only traefik's 502 beside it); the specificity of the matched regexes; the scenario with fewer failing
+steps (a single scenario isolates what a journey replays). Causes shown by their statuses alone rank
+by fit, then by the scenario's `broken` step. A journey step that matches exactly the same lines on the
+same chain as a higher-ranked scenario is folded into that cause as "also seen in".
 """
 
 from __future__ import annotations
@@ -303,8 +304,8 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
     # Statuses alone cannot rank steps by evidence (a step without log signatures would "match 100%"):
     # among weak causes the chain's fit decides, then the scenario's `broken` step.
     strength = round(score, 6) if matched else 0.0
-    key = (bool(matched), strength, round(fit, 6), specificity, exact_count, step.role == "broken", -step.failing_steps,
-           -step.index)
+    key = (bool(matched), strength, round(fit, 6), len(matched), specificity, exact_count, step.role == "broken",
+           -step.failing_steps, -step.index)
     return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
                  sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,
                  evidence_ids=frozenset(used), topology=step.topology)

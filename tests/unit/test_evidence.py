@@ -80,3 +80,43 @@ def test_a_trace_prefers_the_line_that_names_its_own_status():
     # the message without traefik's time, level and caller; the whole line kept beside it
     assert first.log == '500 Internal Server Error error="http: server closed idle connection"'
     assert first.line == lines[1].text
+
+
+class _Lines:
+    """A LogSource that replays fixed lines: what a stack's hops printed during a step."""
+
+    def __init__(self, lines: dict[str, list[str]]) -> None:
+        from faultlab.model.topology import load_topology
+
+        self.topology = load_topology("lb-traefik-uwsgi")
+        self.lines = lines
+
+    def logs(self, hop: str, since: float) -> list[tuple[float, str]]:
+        return [(since + n, text) for n, text in enumerate(self.lines.get(hop, []))]
+
+
+def _app_arrival_line(request_id: str) -> str:
+    """The line exactly as apps/faultapp writes it: its marker constant and json.dumps with the id first."""
+    import ast
+    import json
+
+    from faultlab import paths
+
+    tree = ast.parse((paths.DATA / "apps" / "faultapp" / "__init__.py").read_text())
+    key = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+               and getattr(node.targets[0], "id", "") == "ARRIVAL_KEY")
+    return json.dumps({key: request_id, "method": "POST", "path": "/orders", "pid": 7})
+
+
+def test_the_apps_arrival_lines_are_counted_per_request_and_kept_out_of_the_server_lines():
+    from faultlab.run.evidence import collect
+
+    access = '{"request_id":"r1","status":201,"method":"POST","uri":"/orders","msecs":3}'
+    traefik = '{"RequestHost":"x","DownstreamStatus":201,"request_X-Request-Id":"r1","OriginStatus":201}'
+    source = _Lines({"app": [_app_arrival_line("r1"), "*** HARAKIRI ON WORKER 1 (pid: 7) ***",
+                             _app_arrival_line("r1"), access, _app_arrival_line("r2"), '{"faultapp_arrival": 5}'],
+                     "traefik": [traefik]})
+    seen = collect(source, 0.0, ["r1"], start="traefik", wanted=[], patience_s=0.0)
+    assert seen.arrivals == {"r1": 2, "r2": 1}
+    assert [line.text for line in seen.lines if line.hop == "app"] == ["*** HARAKIRI ON WORKER 1 (pid: 7) ***", access,
+                                                                        '{"faultapp_arrival": 5}']

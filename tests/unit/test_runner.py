@@ -112,3 +112,14 @@ def test_a_failed_run_still_closes_every_handler_and_writes_its_report(tmp_path,
     assert "not reachable" in document["error"]
     page = (tmp_path / "out" / "index.html").read_text()
     assert "Stopped early: the run failed: Docker engine not reachable" in page
+
+
+def test_bursty_traffic_idles_between_batches_never_before_the_first_or_after_the_last():
+    timeline: list[str] = []
+
+    def batch(before: int) -> list[RequestRecord]:
+        timeline.append(f"batch@{before}")
+        return records(0, 10)
+
+    runner.send_batches(batch, 3, Expect(failures={"max": 0}), lambda event: None, lambda: timeline.append("idle"))
+    assert timeline == ["batch@0", "idle", "batch@10", "idle", "batch@20"]

@@ -7,7 +7,7 @@ from faultlab.model.scenario import Expect
 from faultlab.output import words
 from faultlab.run.evidence import AccessEvent, Evidence
 from faultlab.run.traffic import RequestRecord
-from faultlab.run.verdict import FailureStatusesCheck, OutcomeCheck, judge
+from faultlab.run.verdict import DuplicatesCheck, FailureStatusesCheck, OutcomeCheck, judge
 
 
 def records(*statuses):
@@ -47,3 +47,35 @@ def test_exactly_one_way_of_judging_statuses():
         Expect(status=200, failures={"max": 0})
     with pytest.raises(ValidationError, match="exactly one of"):
         Expect()
+
+
+def _arrivals(rs, counts):
+    seen = evidence(rs)
+    seen.arrivals.update({r.request_id: n for r, n in zip(rs, counts, strict=True) if n})
+    return seen
+
+
+def test_a_request_the_app_received_twice_is_a_duplicate():
+    rs = records(201, 201, 201, 502)
+    seen = _arrivals(rs, [1, 2, 3, 1])
+    check = judge(Expect(failures={"max": 4}, duplicates={"min": 1}), rs, seen)[-1]
+    assert isinstance(check, DuplicatesCheck) and check.ok
+    assert (check.duplicated, check.handled, check.total, check.most) == (2, 4, 4, 3)
+    text = words.check(check)
+    assert text.expected == "≥ 1 of 4" and text.observed == "2 (one of them 3 times); 4 of 4 reached the app"
+
+
+def test_no_duplicates_means_none_and_a_request_that_never_arrived_is_not_one():
+    rs = records(201, 502, 502)
+    assert judge(Expect(failures={"min": 0}, duplicates={"max": 0}), rs, _arrivals(rs, [1, 0, 1]))[-1].ok
+    assert not judge(Expect(failures={"min": 0}, duplicates={"max": 0}), rs, _arrivals(rs, [1, 2, 1]))[-1].ok
+    assert "1 of 3 reached" not in words.check(judge(Expect(failures={"min": 0}, duplicates={"max": 0}), rs,
+                                                     _arrivals(rs, [1, 0, 1]))[-1]).observed
+
+
+def test_arrivals_of_other_steps_requests_do_not_count():
+    rs = records(201)
+    seen = _arrivals(rs, [1])
+    seen.arrivals["from-another-step"] = 5
+    check = judge(Expect(status=201, duplicates={"max": 0}), rs, seen)[-1]
+    assert isinstance(check, DuplicatesCheck) and check.ok and check.most == 1

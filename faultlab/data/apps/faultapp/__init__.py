@@ -7,7 +7,10 @@ Each endpoint takes its timing from query parameters that the lab fills from the
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import random
+import sys
 import tempfile
 import time
 
@@ -16,10 +19,30 @@ from flask import Flask, jsonify, request
 app = Flask(__name__)
 
 CHUNK_BYTES = 1 << 20
+# The marker of the line the app writes as each request arrives (the lab counts them per X-Request-ID:
+# a request a proxy replayed arrives twice). Written before any work, so a worker killed in the middle
+# of a request has still recorded it; stderr is line-buffered, so the line is out at once.
+ARRIVAL_KEY = "faultapp_arrival"
+
+
+@app.before_request
+def record_arrival() -> None:
+    request_id = request.headers.get("X-Request-ID")
+    if request_id:
+        sys.stderr.write(json.dumps({ARRIVAL_KEY: request_id, "method": request.method,
+                                     "path": request.path, "pid": os.getpid()}) + "\n")
 
 
 def _seconds(name: str, default: float = 0.0) -> float:
     return float(request.args.get(name, default))
+
+
+def _work(default: float = 0.0) -> float:
+    """The handler's work: `work_s`, or `slow_s` for a `slow_share` of the requests (a dependency that
+    is slow now and then), drawn anew on every arrival, a replayed request's included."""
+    if random.random() < _seconds("slow_share"):
+        return _seconds("slow_s")
+    return _seconds("work_s", default)
 
 
 @app.get("/healthz")
@@ -50,8 +73,16 @@ def upload():  # noqa: ANN201 - Flask response
 def login():  # noqa: ANN201
     """The write-up's login POST: a small JSON body and a short piece of work."""
     body = request.get_json(silent=True) or {}
-    time.sleep(_seconds("work_s", 0.1))
+    time.sleep(_work(0.1))
     return jsonify(user=body.get("username", "anonymous"), ok=True)
+
+
+@app.post("/orders")
+def place_order():  # noqa: ANN201
+    """A request with a side effect: the order counts as placed once it has arrived (the lab counts
+    arrivals), whatever happens to the answer; then the work, e.g. a call to a payment provider."""
+    time.sleep(_work(0.1))
+    return jsonify(order=request.headers.get("X-Request-ID"), placed=True), 201
 
 
 @app.get("/slow")
