@@ -39,7 +39,8 @@ def test_signatures_come_from_the_failing_steps_of_the_scenario_files(steps):
     assert by_scenario["499-client-abort"] == ["client-gives-up"]
     assert by_scenario["upload-journey"] == ["body-limit", "body-limit-host-only", "body-limit-both",
                                              "wrong-timeout-fix", "read-timeout-fix"]
-    assert by_scenario["502-keepalive"] == ["broken", "traefik-retry", "traefik-timeouts"]
+    assert by_scenario["502-keepalive"] == ["broken", "quiet-hours", "traefik-retry", "traefik-timeouts"]
+    assert by_scenario["502-retry-duplicate-post"] == ["broken", "retry-502s", "retry-502s-idempotent-only"]
     plans = {plan_id: scenario.load(plan_id) for plan_id in by_scenario}
     for step in steps:
         expected = plans[step.scenario_id].step_named(step.step).step.expect.logs
@@ -106,9 +107,12 @@ def test_fix_keeps_what_a_wrong_fix_changed_before_it(steps):
 def test_every_alternative_fix_is_listed(steps):
     fixes = next(step.fixes for step in steps if (step.scenario_id, step.step) == ("502-keepalive", "broken"))
     assert [(fix.step, words.changes(fix.changes)) for fix in fixes] == [
-        ("uwsgi-keepalive-c200", "app http_keepalive false → true; app listen 100 → 1024"),
-        # the listen queue the lab left raised is not part of the proxy-side fix
-        ("traefik-no-idle-reuse", "traefik maxIdleConnsPerHost 200 → -1")]
+        ("quiet-hours-idle-below", "app http_keepalive false → true; app listen 100 → 1024; "
+                                   "traefik idleConnTimeout 90s → 30s"),
+        # the listen queue the lab left raised is not part of the proxy-side fixes
+        ("traefik-no-idle-reuse", "traefik maxIdleConnsPerHost 200 → -1"),
+        ("traefik-retry-replays-502", "traefik retryAttempts 0 → 10; traefik retryNonIdempotentMethod false → true; "
+                                      "traefik retryStatus [] → ['502']")]
 
 
 def test_a_journey_fix_stops_at_the_next_broken_step(steps):

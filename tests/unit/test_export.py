@@ -66,9 +66,13 @@ def test_a_journey_accumulates_its_fixes_into_one_with_stages():
 
 def test_alternative_fixes_stay_apart_and_leftovers_are_named_not_exported():
     fixed = report("502-keepalive")
-    first, second = fixed.fixes
-    assert [stage.step for stage in first.stages] == ["uwsgi-keepalive", "uwsgi-keepalive-c200"]
+    first, second, third = fixed.fixes
+    assert [stage.step for stage in first.stages] == ["uwsgi-keepalive", "uwsgi-keepalive-c200",
+                                                      "quiet-hours-idle-below"]
     assert snippet(first, "uwsgi") == "[uwsgi]\nlisten = 1024\nhttp-keepalive = 1\n"
+    # the quiet-hours stage runs at its own time scale, and its fix is printed in story time
+    assert yaml.safe_load(snippet(first, "traefik", "static configuration (traefik.yml)")) == {
+        "serversTransport": {"forwardingTimeouts": {"idleConnTimeout": "30s"}}}
     assert second.step == "traefik-no-idle-reuse"
     assert [words.change(change) for change in second.carried] == ["listen 100 → 1024"]
     assert not [s for s in second.snippets if s.format == "uwsgi"]
@@ -77,6 +81,9 @@ def test_alternative_fixes_stay_apart_and_leftovers_are_named_not_exported():
     per_service = yaml.safe_load(snippet(second, "traefik", "or per service: dynamic configuration (file provider)"))
     assert per_service["http"]["serversTransports"]["app"] == {"maxIdleConnsPerHost": -1}
     assert per_service["http"]["services"]["app"]["loadBalancer"]["serversTransport"] == "app"
+    assert third.step == "traefik-retry-replays-502"
+    assert [words.change(change) for change in third.changes] == [
+        "retryAttempts 0 → 10", "retryNonIdempotentMethod false → true", "retryStatus [] → ['502']"]
     assert [wrong.step for wrong in fixed.wrong_fixes] == ["traefik-retry", "traefik-timeouts"]
 
 
@@ -130,7 +137,7 @@ def test_a_format_that_does_not_apply_names_the_ones_that_do():
 
 def test_one_format_alone_is_commented_in_its_own_syntax():
     assert text.only(report("502-keepalive"), "uwsgi").startswith(
-        "; 502-keepalive, fix 1 of 2, step uwsgi-keepalive-c200: app, uwsgi.ini\n[uwsgi]\n")
+        "; 502-keepalive, fix 1 of 3, step quiet-hours-idle-below: app, uwsgi.ini\n[uwsgi]\n")
     full = text.full(report("413-body-size"))
     assert "Tempting but does not help:\n  ✗ fix-host-only:" in full
     assert "── nginx · host-nginx · nginx.conf ──" in full

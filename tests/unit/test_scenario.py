@@ -154,3 +154,30 @@ def test_the_time_scale_is_typed_end_to_end():
     plan = scenario.load("504-read-timeout")
     assert isinstance(plan.scenario.time_scale, TimeScale) and plan.scale == plan.scenario.time_scale
     assert scenario.load("504-read-timeout", time_scale=TimeScale.parse("1")).scale.ratio == 1
+
+
+def test_a_steps_traffic_of_another_kind_replaces_the_scenarios():
+    plan = scenario.load("504-read-timeout")
+    uploads, get = plan.steps[:-1], plan.steps[-1]
+    assert {step.traffic.kind for step in uploads} == {"upload"}
+    assert (get.traffic.kind, get.traffic.method, get.traffic.path) == ("load", "GET", "/slow")
+    assert get.traffic.app_work == 300.0 and not hasattr(get.traffic, "size")
+
+
+def test_bursty_traffic_and_a_slow_share_read_in_story_time():
+    plan = scenario.load("502-keepalive")
+    quiet = plan.step_named("quiet-hours").traffic
+    assert quiet.pause is not None and (quiet.pause.min, quiet.pause.max) == (57.0, 66.0)
+    step = plan.step_named("quiet-hours")
+    assert str(plan.scale) != str(step.scale) and step.scale.lab_s(60) == 2.0  # its own scale, 1/30
+    assert "up to 60 bursts 57s–66s (story) = 1.9s–2.2s (lab) apart" in quiet.describe(step.scale)
+    orders = scenario.load("502-retry-duplicate-post")
+    traffic = orders.steps[0].traffic
+    assert traffic.app_slow is not None and traffic.app_slow.share == 0.25
+    assert "app works 100ms per request (25% of arrivals 3s)" in traffic.describe(orders.scale)
+
+
+def test_a_pause_runs_forwards(write_scenario):
+    def mutate(d):
+        d["steps"][0]["traffic"] = {"kind": "load", "batches": 3, "pause": {"min": "5s", "max": "1s"}}
+    assert "max (1s) is below min (5s)" in _error(write_scenario, mutate)
