@@ -28,6 +28,8 @@ def describe_expect(expect: Expect) -> str:
             seen += f" ({', '.join(map(str, expect.failure_statuses))})"
     if expect.answered_by:
         seen += f", answered by {expect.answered_by}"
+    if expect.duplicates is not None:
+        seen += f"; {expect.duplicates} requests received twice or more by the app"
     return seen
 
 

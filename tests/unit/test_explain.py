@@ -45,3 +45,11 @@ def test_a_users_scenario_without_notes_still_explains_its_yaml(tmp_path):
     text = out.getvalue()
     assert "fix-both" in text and "client_max_body_size 1m → 1024m" in text
     assert "No mine.md next to the scenario" in text
+
+
+def test_a_wrong_fix_judged_on_duplicates_says_so():
+    from faultlab.model import scenario
+    from faultlab.output.explain_text import describe_expect
+
+    expect = scenario.load("502-retry-duplicate-post").step_named("retry-502s").step.expect
+    assert describe_expect(expect) == "0–4 requests without a 2xx; ≥ 1 requests received twice or more by the app"
