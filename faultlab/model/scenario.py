@@ -200,25 +200,25 @@ class LoadTraffic(_TrafficBase):
     def describe(self, scale: TimeScale) -> str:
         flags = f"-c {self.concurrency} -n {self.requests}{' -k' if self.keepalive else ''}"
         body = f" with a {len(self.body.encode())} B {self.content_type or ''} body" if self.body else ""
-        patience = (f", the client gives up after {format_duration(self.give_up_after)} (story) = "
-                    f"{format_duration(scale.lab_s(self.give_up_after))} (lab)" if self.give_up_after else "")
-        if self.give_up_after and scale.ratio == 1:
-            patience = f", the client gives up after {format_duration(self.give_up_after)}"
+        patience = (f", the client gives up after {_span(self.give_up_after, scale)}"
+                    if self.give_up_after else "")
         batches = f", up to {self.batches} batches" if self.batches > 1 else ""
         if self.batches > 1 and self.pause is not None:
-            gap = _span(self.pause.min, self.pause.max, scale)
+            gap = _span(self.pause.min, scale, self.pause.max)
             batches = f", up to {self.batches} bursts {gap} apart"
         return (f"ab {flags}: {self.method} {self.path}{body}{_at(self.target)}{batches}"
                 f"{_work(self.app_work, scale, 'per request', self.app_slow)}{patience}")
 
 
-def _span(low: float, high: float, scale: TimeScale) -> str:
-    story = format_duration(low) if low == high else f"{format_duration(low)}–{format_duration(high)}"
+def _span(low: float, scale: TimeScale, high: float | None = None) -> str:
+    """A story duration (or range) and, unless the scale is 1, what the lab waits: "60s (story) = 2s (lab)"."""
+    def text(story_s: float, high_s: float | None) -> str:
+        return format_duration(story_s) + (f"–{format_duration(high_s)}" if high_s not in (None, story_s) else "")
+
+    story = text(low, high)
     if scale.ratio == 1:
         return story
-    lab = (format_duration(scale.lab_s(low)) if low == high
-           else f"{format_duration(scale.lab_s(low))}–{format_duration(scale.lab_s(high))}")
-    return f"{story} (story) = {lab} (lab)"
+    return f"{story} (story) = {text(scale.lab_s(low), scale.lab_s(high) if high is not None else None)} (lab)"
 
 
 def _at(target: str | None) -> str:
@@ -226,14 +226,10 @@ def _at(target: str | None) -> str:
 
 
 def _work(story_s: float, scale: TimeScale, when: str, slow: SlowShare | None = None) -> str:
-    if slow is not None:
-        share = f"{slow.share:.0%} of arrivals {_span(slow.work, slow.work, scale)}"
-        return f", app works {_span(story_s, story_s, scale)} {when} ({share})"
-    if not story_s:
+    if not story_s and slow is None:
         return ""
-    if scale.ratio == 1:
-        return f", app works {format_duration(story_s)} {when}"
-    return f", app works {format_duration(story_s)} (story) = {format_duration(scale.lab_s(story_s))} (lab) {when}"
+    share = f" ({slow.share:.0%} of arrivals {_span(slow.work, scale)})" if slow is not None else ""
+    return f", app works {_span(story_s, scale)} {when}{share}"
 
 
 Traffic = Annotated[UploadTraffic | LoadTraffic, Field(discriminator="kind")]
@@ -311,8 +307,8 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path, topolo
         try:
             # Merged as written in the file: a value goes through its validator once, never through the display form.
             # A step's traffic of another kind (a GET load in an upload scenario) replaces the scenario's.
-            base = document["traffic"] if step.traffic.get("kind", document["traffic"].get("kind")) \
-                == document["traffic"].get("kind") else {}
+            kind = step.traffic.get("kind")
+            base = {} if kind is not None and kind != document["traffic"].get("kind") else document["traffic"]
             traffic = _TRAFFIC.validate_python(_merge(base, step.traffic))
         except ValidationError as exc:
             raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None

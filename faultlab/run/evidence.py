@@ -68,7 +68,8 @@ class TraceHop:
 # The line the lab's app writes as each request arrives (apps/faultapp: ARRIVAL_KEY), before any work.
 # Counted per request id, it tells a request the app handled twice (a proxy replayed it) from one it
 # handled once; it is the lab's instrumentation, not a server's line, so it is kept out of `lines`.
-ARRIVAL_PREFIX = '{"faultapp_arrival": '
+ARRIVAL_KEY = "faultapp_arrival"
+ARRIVAL_PREFIX = f'{{"{ARRIVAL_KEY}": '
 
 
 def arrival(text: str) -> str | None:
@@ -76,7 +77,7 @@ def arrival(text: str) -> str | None:
     if not text.startswith(ARRIVAL_PREFIX):
         return None
     try:
-        request_id = json.loads(text)["faultapp_arrival"]
+        request_id = json.loads(text)[ARRIVAL_KEY]
     except (ValueError, KeyError, TypeError):
         return None
     return request_id if isinstance(request_id, str) else None
