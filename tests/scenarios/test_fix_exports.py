@@ -35,7 +35,7 @@ from faultlab import paths
 from faultlab.hops import HOP_KINDS, RenderContext
 from faultlab.hops.base import STORY, Snippet
 from faultlab.hops.gunicorn import assignments
-from faultlab.hops.ingress import PREFIX, IngressKnobs
+from faultlab.hops.ingress import CONFIGMAP_TITLE, PREFIX, IngressKnobs
 from faultlab.hops.uwsgi import options
 from faultlab.infra.stack import MANAGED_LABEL
 from faultlab.model import scenario
@@ -117,10 +117,15 @@ def test_every_scenario_with_a_fix_has_a_snippet_checked_here():
 # nginx and the Ingress ------------------------------------------------------------------------------
 
 def _ingress_conf(manifest: dict[str, Any]) -> str:
-    knobs = IngressKnobs(annotations=manifest["metadata"]["annotations"])
-    _, explicit = knobs.effective()
-    # Every annotation is mapped to a directive, or is a value ingress-nginx refuses (a wrong fix's trap).
-    assert len(explicit) + len(knobs.rejected()) == len([key for key in knobs.annotations if key.startswith(PREFIX)])
+    if manifest["kind"] == "ConfigMap":
+        knobs = IngressKnobs(configmap=manifest["data"])  # refuses a key ingress-nginx does not have
+        assert len(knobs.effective()[1]) == len(manifest["data"])
+    else:
+        knobs = IngressKnobs(annotations=manifest["metadata"]["annotations"])
+        _, explicit = knobs.effective()
+        # Every annotation is mapped to a directive, or is a value ingress-nginx refuses (a wrong fix's trap).
+        assert len(explicit) + len(knobs.rejected()) == len([key for key in knobs.annotations
+                                                             if key.startswith(PREFIX)])
     # No network in the check container: an upstream by IP, as nginx -t resolves names.
     ctx = RenderContext("ingress", 8080, "127.0.0.1:8000", STORY)
     return HOP_KINDS["ingress-nginx"].render(knobs, ctx)["nginx.conf"]
@@ -146,10 +151,12 @@ def test_nginx_and_ingress_snippets_pass_nginx_t(client, image_tags, nginx_files
 
 
 @pytest.mark.parametrize("label,snippet", _snippets("ingress"), ids=[label for label, _ in _snippets("ingress")])
-def test_ingress_manifest_is_a_valid_networking_v1_ingress(label, snippet):
+def test_ingress_manifest_is_a_valid_networking_v1_ingress_or_v1_configmap(label, snippet):
     manifest = yaml.safe_load(snippet.text)
     kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
-    assert all(isinstance(value, str) for value in manifest["metadata"]["annotations"].values())
+    values = manifest["data"] if manifest["kind"] == "ConfigMap" else manifest["metadata"]["annotations"]
+    assert all(isinstance(value, str) for value in values.values())
+    assert manifest["kind"] == ("ConfigMap" if snippet.title == CONFIGMAP_TITLE else "Ingress")
 
 
 # gunicorn and uwsgi ---------------------------------------------------------------------------------
@@ -295,3 +302,51 @@ def test_traefik_loads_every_snippet_and_reports_its_values(client, image_tags):
                 for path, value in _leaves(yaml.safe_load(snippet.text)):
                     seen = _at(loaded, path)
                     assert _same(value, seen), f"{case.label}: {'.'.join(path)}: {value!r} written, {seen!r} loaded"
+
+
+# HAProxy and uvicorn --------------------------------------------------------------------------------
+
+def _haproxy_cfg(snippet: Snippet) -> str:
+    """The snippet's sections in a whole config `haproxy -c` accepts: the lab's upstream name does not
+    resolve in a container without network, so the server points at 127.0.0.1."""
+    sections = {}
+    for block in snippet.text.strip().split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith("#")]
+        sections[lines[0]] = "\n".join(lines[1:])
+    backend = sections.get("backend app", "    server app1 app:8000").replace(" app:8000", " 127.0.0.1:8000")
+    return (f"global\n    log stdout format raw local0\ndefaults\n    mode http\n    timeout connect 5s\n"
+            f"    timeout client 5s\n    timeout server 5s\n{sections.get('defaults', '')}\n"
+            f"frontend lb\n    bind :8080\n    default_backend app\nbackend app\n{backend}\n")
+
+
+def test_haproxy_accepts_every_snippet(client, image_tags):
+    cases = _snippets("haproxy")
+    assert cases
+    files = {f"haproxy-{i}.cfg": _haproxy_cfg(snippet) for i, (_, snippet) in enumerate(cases)}
+    with toolbox(client, image_tags["haproxy"], files) as box:
+        for index, (label, _) in enumerate(cases):
+            code, out, err = run(box, ["haproxy", "-c", "-f", f"{BOX}/haproxy-{index}.cfg"])
+            assert code == 0, f"{label}: haproxy rejected\n{files[f'haproxy-{index}.cfg']}\n{out}{err}"
+            # A later directive overrides an earlier one of the same name, so the snippet's value is the one in force.
+            assert "[WARNING]" not in out + err, f"{label}: haproxy warned\n{out}{err}"
+
+
+# uvicorn's own command-line parser reads the flags back (uvicorn has no --print-config).
+_UVICORN_PARAMS = ("import sys; from uvicorn.main import main; "
+                   "print(dict(main.make_context('uvicorn', sys.argv[1:]).params))")
+
+
+def test_uvicorn_parses_every_flag_to_the_snippets_value(client, image_tags):
+    cases = _snippets("uvicorn")
+    assert cases
+    with toolbox(client, image_tags["python"], {}) as box:
+        for label, snippet in cases:
+            argv = shlex.split(snippet.text, comments=True)
+            assert argv[0] == "uvicorn", label
+            code, out, err = run(box, ["python3", "-c", _UVICORN_PARAMS, *argv[1:]], workdir=f"{BOX}/apps")
+            assert code == 0, f"{label}: uvicorn rejected {snippet.text}\n{err}"
+            params = ast.literal_eval(out.strip())
+            flags = dict(zip(argv[1:-1:2], argv[2:-1:2], strict=True))
+            for flag, value in flags.items():
+                assert str(params[flag.removeprefix("--").replace("-", "_")]) == value, f"{label}: {flag}"
+            assert params["app"] == argv[-1], label

@@ -61,12 +61,30 @@ CASES = [
     ("invalid request block size: 6445 (max 4096)...skip", "uwsgi log", {"uwsgi"}, "error", (), None),
     ("uwsgi_response_writev_headers_and_body_do(): Broken pipe [core/writer.c line 306] during GET /slow (10.0.0.3)",
      "uwsgi log", {"uwsgi"}, "error", (), None),
-    ("RuntimeError: faultapp: deliberate application error", "Python traceback", {"gunicorn", "uwsgi"}, "error", (),
-     None),
+    ("RuntimeError: faultapp: deliberate application error", "Python traceback", {"gunicorn", "uwsgi", "uvicorn"},
+     "error", (), None),
     ('{"time":"2026-11-24T11:33:18+00:00","request_id":"21be","status":413,"upstream_status":"","method":"POST"}',
      "JSON access", NGINX, "access", (413,), None),
     ('{"request_id":"52a4","status":200,"method":"GET","uri":"/slow","msecs":5024}',
      "JSON access", {"uwsgi"}, "access", (200,), None),
+    # HAProxy 2.6.12's `option httplog` with a captured X-Request-ID, captured in this lab (502-alb-keepalive).
+    ('192.168.128.1:47416 [01/Dec/2026:16:25:09.752] lb app/app1 0/0/0/-1/9 502 209 - - SH-- 48/48/23/23/0 0/0 '
+     '{b30030} "POST /orders?work_s=0.01 HTTP/1.1"', "haproxy httplog", {"haproxy"}, "access", (502,),
+     '{"status":502,"termination_state":"SH--","server":"app1","method":"POST","uri":"/orders?work_s=0.01",'
+     '"Tc":0,"Tr":-1,"Ta":9,"retries":0}'),
+    # The same format behind a syslog prefix, and an own message: shapes from doc/configuration.txt (2.6).
+    ('Dec  1 16:25:09 lb haproxy[7]: 10.0.0.5:3456 [01/Dec/2026:16:25:09.752] fe be/<NOSRV> -1/-1/-1/-1/0 503 217 - - '
+     'SC-- 1/1/0/0/0 0/0 "GET / HTTP/1.1"', "haproxy httplog", {"haproxy"}, "access", (503,),
+     '{"status":503,"termination_state":"SC--","server":"<NOSRV>","method":"GET","uri":"/","Tc":-1,"Tr":-1,"Ta":0,'
+     '"retries":0}'),
+    ("[WARNING]  (1) : Server app/app1 is DOWN, reason: Layer4 connection problem.", "haproxy log", {"haproxy"},
+     "error", (), None),
+    # uvicorn 0.54.0's default log, captured here.
+    ('INFO:     192.168.128.3:56620 - "POST /orders?work_s=0.01 HTTP/1.1" 201 Created', "uvicorn access",
+     {"uvicorn"}, "access", (201,), '{"status":201,"method":"POST","uri":"/orders?work_s=0.01"}'),
+    ("ERROR:    Exception in ASGI application", "uvicorn log", {"uvicorn"}, "error", (), None),
+    ('{"request_id":"r1","status":201,"method":"POST","uri":"/orders","asgi_time_us":104727}', "JSON access",
+     {"uvicorn"}, "access", (201,), None),
     ("502 504", "status codes", set(), None, (502, 504), None),
     ("HTTP/1.1 503 Service Unavailable", "HTTP status line", set(), None, (503,), None),
     ("502 Bad Gateway", "HTTP status line", set(), None, (502,), None),

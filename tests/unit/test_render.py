@@ -174,3 +174,39 @@ def test_values_ingress_nginx_rejects_are_accepted_logged_and_replaced_by_the_de
     assert [line.split("] ", 1)[1] for line in lines] == [
         "validation error on ingress default/app: annotation proxy-read-timeout contains invalid value 600s",
         "validation error on ingress default/app: annotation proxy-body-size contains invalid value 100mb"]
+
+
+def test_uvicorn_gets_its_command_line_in_whole_seconds():
+    from faultlab.hops.uvicorn import UvicornKnobs
+
+    files = HOP_KINDS["uvicorn"].render(UvicornKnobs(timeout_keep_alive="75s", limit_concurrency=50),
+                                        ctx("app", None))
+    flags = files["uvicorn.flags"].split()
+    assert flags[flags.index("--timeout-keep-alive") + 1] == "3"  # 75 s × 1/30 = 2.5, rounded up
+    assert flags[flags.index("--limit-concurrency") + 1] == "50"
+    assert "--timeout-graceful-shutdown" not in flags  # unset: uvicorn waits for every request
+    assert flags[-1] == "faultapp.asgi:app" and flags[flags.index("--port") + 1] == "8080"
+
+
+def test_haproxy_spreads_the_idle_timeout_and_never_retries_by_default():
+    from faultlab.hops.haproxy import HaproxyKnobs
+
+    conf = HOP_KINDS["haproxy"].render(HaproxyKnobs(), ctx("alb", "app:8000"))["haproxy.cfg"]
+    for line in ("timeout client 2s", "timeout http-keep-alive 2s", "timeout server 2s",
+                 "http-reuse always", "retries 0", "retry-on none",
+                 "server app1 app:8000 pool-purge-delay 667ms"):  # a third of 60 s, scaled
+        assert line in conf, line
+    knobs = HaproxyKnobs(idle_timeout="300s", maxconn=10)
+    conf = HOP_KINDS["haproxy"].render(knobs, ctx("alb", "app:8000"))["haproxy.cfg"]
+    assert "timeout server 10s" in conf and "pool-purge-delay 3333ms maxconn 10" in conf
+
+
+def test_haproxy_access_line_says_whether_a_server_was_picked():
+    kind = HOP_KINDS["haproxy"]
+    line = ('{"request_id":"r1","status":502,"termination_state":"SH--","server":"app1","method":"POST",'
+            '"uri":"/orders","Tc":0,"Tr":-1,"Ta":0,"retries":0,"backend_port":"45540"}')
+    fields = kind.parse_access(line)
+    assert fields is not None and (fields.request_id, fields.status, fields.forwarded) == ("r1", 502, True)
+    refused = kind.parse_access(line.replace('"server":"app1"', '"server":"<NOSRV>"').replace("SH--", "SC--"))
+    assert refused is not None and refused.forwarded is False
+    assert kind.parse_access('{"request_id":"r1","status":502}') is None  # another kind's JSON line
