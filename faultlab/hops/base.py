@@ -200,6 +200,23 @@ class HopKind(Protocol):
         ...
 
 
+class NamesNoUpstream:
+    """For kinds whose lines name no upstream scheme (all but nginx and the ingress hop)."""
+
+    @staticmethod
+    def upstream_scheme(knobs: Knobs) -> None:
+        return None
+
+
+class AppServerAccess(NamesNoUpstream):
+    """The app servers' lab access line: JSON with `request_id` and `status` (gunicorn's format, uwsgi's,
+    and the ASGI wrapper's behind uvicorn); they pass nothing on."""
+
+    @staticmethod
+    def parse_access(text: str) -> AccessFields | None:
+        return json_access(text, request_id="request_id", status="status")
+
+
 # nginx's `combined` and gunicorn's default access format are the same; ingress-nginx and traefik append fields.
 COMBINED = re.compile(r'^(?P<addr>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" '
                       r'(?P<status>\d{3}) (?P<bytes>\d+|-)(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?(?P<rest>.*)$')

@@ -9,13 +9,12 @@ from typing import Literal
 from pydantic import Field
 
 from faultlab.hops.base import (
-    AccessFields,
+    AppServerAccess,
     Knobs,
     ParsedLine,
     RenderContext,
     Setting,
     Snippet,
-    json_access,
     lab_json_recogniser,
 )
 from faultlab.units import Duration, format_duration
@@ -86,7 +85,7 @@ def flag(name: str, value: str) -> str:
     return f"{_FLAG_SPELLING.get(name, '--' + name.replace('_', '-'))} {literal}"
 
 
-class GunicornHop:
+class GunicornHop(AppServerAccess):
     name = "gunicorn"
     family = "gunicorn"
     runs_app = True
@@ -95,14 +94,6 @@ class GunicornHop:
     notable = NOTABLE
     recognisers = (recognise_lab_json, recognise_log)
     message = staticmethod(message)
-
-    @staticmethod
-    def parse_access(text: str) -> AccessFields | None:
-        return json_access(text, request_id="request_id", status="status")
-
-    @staticmethod
-    def upstream_scheme(knobs: Knobs) -> None:
-        return None  # its lines name no upstream scheme
 
     def render(self, knobs: GunicornKnobs, ctx: RenderContext) -> dict[str, str]:
         # gunicorn only takes whole seconds, so scaled timeouts are rounded up (never below 1 s).

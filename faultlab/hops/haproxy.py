@@ -22,6 +22,7 @@ from pydantic import Field
 from faultlab.hops.base import (
     AccessFields,
     Knobs,
+    NamesNoUpstream,
     ParsedLine,
     RenderContext,
     Setting,
@@ -92,7 +93,7 @@ def recognise_log(text: str) -> ParsedLine | None:
 recognise_lab_json = lab_json_recogniser("termination_state", frozenset({"haproxy"}))
 
 
-class HaproxyHop:
+class HaproxyHop(NamesNoUpstream):
     name = "haproxy"
     family = "haproxy"
     runs_app = False
@@ -114,10 +115,6 @@ class HaproxyHop:
             return AccessFields(str(fields["request_id"]), int(fields["status"]), fields.get("server") != NO_SERVER)
         except (KeyError, TypeError, ValueError):
             return None
-
-    @staticmethod
-    def upstream_scheme(knobs: Knobs) -> None:
-        return None  # its lines name no upstream scheme
 
     def backend(self, knobs: HaproxyKnobs, ctx: RenderContext) -> dict[str, str]:
         """The backend's directives (name → value) the lab sets, for the config and the fix export."""

@@ -19,6 +19,7 @@ from pydantic import Field
 from faultlab.hops.base import (
     AccessFields,
     Knobs,
+    NamesNoUpstream,
     ParsedLine,
     RenderContext,
     Setting,
@@ -170,7 +171,7 @@ def per_service(transport: dict[str, Any], dynamic: dict[str, Any]) -> dict[str,
     return {"http": {"serversTransports": {name: transport for name in services}, "services": services}}
 
 
-class TraefikHop:
+class TraefikHop(NamesNoUpstream):
     name = "traefik"
     family = "traefik"
     runs_app = False
@@ -184,10 +185,6 @@ class TraefikHop:
     def parse_access(text: str) -> AccessFields | None:
         return json_access(text, request_id="request_X-Request-Id", status="DownstreamStatus",
                            forwarded="ServiceURL")
-
-    @staticmethod
-    def upstream_scheme(knobs: Knobs) -> None:
-        return None  # its lines name no upstream scheme
 
     def render(self, knobs: TraefikKnobs, ctx: RenderContext) -> dict[str, str]:
         if ctx.upstream is None:

@@ -11,14 +11,13 @@ import re
 from pydantic import Field
 
 from faultlab.hops.base import (
-    AccessFields,
+    AppServerAccess,
     Knobs,
     ParsedLine,
     RenderContext,
     Setting,
     Snippet,
     compact_json,
-    json_access,
     lab_json_recogniser,
 )
 from faultlab.units import Duration, format_duration
@@ -70,7 +69,7 @@ def recognise_log(text: str) -> ParsedLine | None:
 recognise_lab_json = lab_json_recogniser("asgi_time_us", frozenset({"uvicorn"}))
 
 
-class UvicornHop:
+class UvicornHop(AppServerAccess):
     name = "uvicorn"
     family = "uvicorn"
     runs_app = True
@@ -83,15 +82,6 @@ class UvicornHop:
     def message(text: str) -> str:
         line = _LOG_LINE.match(text.strip())
         return f"{line['level']}: {line['message']}" if line else text.strip()
-
-    @staticmethod
-    def parse_access(text: str) -> AccessFields | None:
-        # Only the lab's JSON line: uvicorn's own access line has no request id.
-        return json_access(text, request_id="request_id", status="status")
-
-    @staticmethod
-    def upstream_scheme(knobs: Knobs) -> None:
-        return None  # its lines name no upstream scheme
 
     def flags(self, knobs: UvicornKnobs, ctx: RenderContext) -> dict[str, str]:
         """Flag → value as the rendered command line gives them (scaled ones in whole seconds: uvicorn's

@@ -8,14 +8,13 @@ from typing import Literal
 from pydantic import Field
 
 from faultlab.hops.base import (
-    AccessFields,
+    AppServerAccess,
     Knobs,
     ParsedLine,
     RenderContext,
     Setting,
     Snippet,
     compact_json,
-    json_access,
     lab_json_recogniser,
 )
 from faultlab.units import Duration, format_duration
@@ -90,7 +89,7 @@ def options(ini: str) -> dict[str, str]:
     return found
 
 
-class UwsgiHop:
+class UwsgiHop(AppServerAccess):
     name = "uwsgi"
     family = "uwsgi"
     runs_app = True
@@ -102,14 +101,6 @@ class UwsgiHop:
     @staticmethod
     def message(text: str) -> str:
         return text.strip()  # uwsgi's own lines carry no common prefix
-
-    @staticmethod
-    def parse_access(text: str) -> AccessFields | None:
-        return json_access(text, request_id="request_id", status="status")
-
-    @staticmethod
-    def upstream_scheme(knobs: Knobs) -> None:
-        return None  # its lines name no upstream scheme
 
     def render(self, knobs: UwsgiKnobs, ctx: RenderContext) -> dict[str, str]:
         lines = [
