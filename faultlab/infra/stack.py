@@ -34,6 +34,7 @@ from faultlab.units import TimeScale
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"  # a service's replica: 1, 2, …
 MANAGED_LABEL = "io.faultlab.managed"  # set in every compose file, on services and networks
 OWNER_LABEL = "io.faultlab.owner"  # the process that started the stack (see faultlab.infra.owner)
 _TEARDOWN_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -53,7 +54,7 @@ class Stack:
         self.config_dir = Path()  # made on entering: constructing a Stack has no side effects
         self.env: dict[str, str] = {}
         self._rendered: dict[str, dict[str, str]] = {}
-        self._containers: dict[str, Container] = {}
+        self._containers: dict[str, list[Container]] = {}
         self._removed = True
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -101,10 +102,11 @@ class Stack:
             if files.get(ANNOUNCE_FILE):
                 script = (f'stamp=$(date -u "+%m%d %H:%M:%S.%6N"); '
                           f'sed "s/{ANNOUNCE_TIME}/$stamp/" /etc/faultlab/{ANNOUNCE_FILE} > /proc/1/fd/2')
-                exit_code, output = self.container(hop).exec_run(["sh", "-c", script])
-                if exit_code != 0:
-                    raise EnvironmentError_(f"hop {hop!r}: could not write its announce lines: "
-                                            f"{output.decode(errors='replace').strip()}")
+                for container in self.containers(hop):
+                    exit_code, output = container.exec_run(["sh", "-c", script])
+                    if exit_code != 0:
+                        raise EnvironmentError_(f"hop {hop!r}: could not write its announce lines: "
+                                                f"{output.decode(errors='replace').strip()}")
 
     def down(self) -> None:
         # Ctrl-C and SIGTERM are held (not lost) while tearing down: a second signal must not leave
@@ -154,14 +156,18 @@ class Stack:
 
     # containers --------------------------------------------------------------------------------
 
-    def container(self, hop: str) -> Container:
+    def containers(self, hop: str) -> list[Container]:
+        """The hop's containers, replica 1 first (a hop has more than one when its service has replicas)."""
         if hop not in self._containers:
             found = self.client.containers.list(
                 all=True, filters={"label": [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={hop}"]})
             if not found:
                 raise EnvironmentError_(f"hop {hop!r} has no container in project {self.project}")
-            self._containers[hop] = found[0]
+            self._containers[hop] = sorted(found, key=lambda c: int(c.labels.get(NUMBER_LABEL, "1")))
         return self._containers[hop]
+
+    def container(self, hop: str) -> Container:
+        return self.containers(hop)[0]
 
     def url(self, hop: str | None = None) -> str:
         target = self.topology.hop(hop) if hop else self.topology.entry
@@ -174,8 +180,8 @@ class Stack:
 
     def wait_healthy(self, hops: list[str]) -> None:
         deadline = time.monotonic() + HEALTHY_TIMEOUT_S
-        for hop in hops:
-            container = self.container(hop)
+        for container in [container for hop in hops for container in self.containers(hop)]:
+            hop = container.labels.get(SERVICE_LABEL, "?")
             while True:
                 container.reload()
                 state = container.attrs["State"]
@@ -187,14 +193,18 @@ class Stack:
                 time.sleep(0.1)
 
     def logs(self, hop: str, since: float) -> list[tuple[float, str]]:
-        """The hop's stdout and stderr lines since `since`, as (engine timestamp, text)."""
-        raw = self.container(hop).logs(stdout=True, stderr=True, timestamps=True, since=int(since))
+        """The hop's stdout and stderr lines since `since`, as (engine timestamp, text): every replica's,
+        in time order."""
         lines = []
-        for line in raw.decode(errors="replace").splitlines():
-            stamp, _, text = line.partition(" ")
-            ts = _docker_time(stamp)
-            if ts >= since:
-                lines.append((ts, text))
+        for container in self.containers(hop):
+            raw = container.logs(stdout=True, stderr=True, timestamps=True, since=int(since))
+            for line in raw.decode(errors="replace").splitlines():
+                stamp, _, text = line.partition(" ")
+                ts = _docker_time(stamp)
+                if ts >= since:
+                    lines.append((ts, text))
+        if len(self.containers(hop)) > 1:
+            lines.sort(key=lambda line: line[0])
         return lines
 
 

@@ -20,6 +20,7 @@ class Hop:
     kind: str  # a key of faultlab.hops.HOP_KINDS
     port: int  # where it listens inside the compose network
     upstream: str | None  # "service:port" of the next hop
+    replicas: int = 1  # containers of the service (its `deploy.replicas`), all behind the one name
 
 
 @dataclass(frozen=True)
@@ -78,5 +79,21 @@ def load_topology(name: str) -> Topology:
             raise InputError(f"{path}: x-faultlab.chain[{index}].port: {port!r} is not a port number")
         following = chain[index + 1] if index + 1 < len(chain) else None
         upstream = f"{following['hop']}:{following['port']}" if isinstance(following, dict) else None
-        hops.append(Hop(str(item["hop"]), item["kind"], port, upstream))
+        hops.append(Hop(str(item["hop"]), item["kind"], port, upstream, _replicas(path, document, str(item["hop"]))))
     return Topology(name, path, tuple(hops))
+
+
+MAX_REPLICAS = 8
+
+
+def _replicas(path: Path, document: object, service: str) -> int:
+    """How many containers compose runs for the service: its `deploy.replicas` (compose's own key, so the
+    file stays the one place that says it), 1 when unset."""
+    services = document.get("services") if isinstance(document, dict) else None
+    definition = services.get(service) if isinstance(services, dict) else None
+    deploy = definition.get("deploy") if isinstance(definition, dict) else None
+    replicas = deploy.get("replicas", 1) if isinstance(deploy, dict) else 1
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_REPLICAS:
+        raise InputError(f"{path}: services.{service}.deploy.replicas: {replicas!r} is not a number "
+                         f"of replicas from 1 to {MAX_REPLICAS}")
+    return replicas

@@ -125,8 +125,8 @@ def test_a_journey_fix_stops_at_the_next_broken_step(steps):
 def test_status_codes_alone_are_weak_evidence(steps):
     result = diagnose.diagnose(["504"], steps)
     assert result.found and not any(cause.strong for cause in result.causes)
-    assert {cause.scenario_id for cause in result.causes} == {"504-read-timeout", "504-uwsgi-read-timeout",
-                                                                "upload-journey"}
+    assert {cause.scenario_id for cause in result.causes} == {"504-read-timeout", "504-retry-duplicates",
+                                                                "504-uwsgi-read-timeout", "upload-journey"}
     assert "only statuses do" in diagnose_text.render_text(result)
 
 

@@ -161,6 +161,10 @@ def _data_copy(tmp_path: Path, compose_text: str) -> dict[str, str]:
      "'eighty' is not a port"),
     ("port-out-of-range", "x-faultlab:\n  chain:\n    - {hop: a, kind: nginx, port: 70000}\n", "70000 is not a port"),
     ("laughs", laughs() + "x-faultlab: *x8\n", "expands to more than"),
+    ("replicas-not-a-number", "x-faultlab:\n  chain:\n    - {hop: a, kind: nginx, port: 80}\n"
+     "services:\n  a: {deploy: {replicas: many}}\n", "'many' is not a number of replicas from 1 to 8"),
+    ("replicas-too-many", "x-faultlab:\n  chain:\n    - {hop: a, kind: nginx, port: 80}\n"
+     "services:\n  a: {deploy: {replicas: 1000}}\n", "1000 is not a number of replicas"),
 ])
 def test_a_topology_file_that_is_not_one(name: str, compose: str, phrase: str, tmp_path: Path):
     done, _ = run_cli("run", "413-body-size", env=_data_copy(tmp_path, compose))

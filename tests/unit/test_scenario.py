@@ -181,3 +181,10 @@ def test_a_pause_runs_forwards(write_scenario):
     def mutate(d):
         d["steps"][0]["traffic"] = {"kind": "load", "batches": 3, "pause": {"min": "5s", "max": "1s"}}
     assert "max (1s) is below min (5s)" in _error(write_scenario, mutate)
+
+
+def test_a_hop_has_as_many_replicas_as_its_compose_service_deploys():
+    from faultlab.model.topology import load_topology
+
+    assert [hop.replicas for hop in load_topology("ingress-replicas").hops] == [1, 2]
+    assert {hop.replicas for hop in load_topology("upload-chain").hops} == {1}

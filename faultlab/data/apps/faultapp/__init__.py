@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import sys
 import tempfile
 import time
@@ -29,8 +30,8 @@ ARRIVAL_KEY = "faultapp_arrival"
 def record_arrival() -> None:
     request_id = request.headers.get("X-Request-ID")
     if request_id:
-        sys.stderr.write(json.dumps({ARRIVAL_KEY: request_id, "method": request.method,
-                                     "path": request.path, "pid": os.getpid()}) + "\n")
+        sys.stderr.write(json.dumps({ARRIVAL_KEY: request_id, "method": request.method, "path": request.path,
+                                     "host": socket.gethostname(), "pid": os.getpid()}) + "\n")
 
 
 def _seconds(name: str, default: float = 0.0) -> float:
@@ -87,7 +88,7 @@ def place_order():  # noqa: ANN201
 
 @app.get("/slow")
 def slow():  # noqa: ANN201
-    seconds = _seconds("work_s", 1.0)
+    seconds = _work(1.0)
     time.sleep(seconds)
     return jsonify(slept_s=seconds)
 
