@@ -45,7 +45,8 @@ def render(explanation: Explanation, console: Console | None = None, hints: Hint
     say(f"[bold]{escape(scenario.title)}[/]")
     say(f"[dim]{escape(scenario.source.seed)}, {escape(scenario.source.section)}[/]")
     say()
-    chain = "  ──▶  ".join(["client", *(f"{hop.name} [dim]({hop.kind})[/]" for hop in plan.topology.hops)])
+    chain = "  ──▶  ".join(["client", *(f"{hop.name} [dim]({hop.kind}{_times(hop.replicas)})[/]"
+                                      for hop in plan.topology.hops)])
     say(f"[bold]Chain[/]   {chain}")
     scale = ("time scale 1: real durations" if plan.scale.ratio == 1
              else f"time scale {plan.scale}: every timeout and wait runs at story × {plan.scale}")
@@ -100,3 +101,7 @@ def _section(say: Say, notes: Notes, title: str, *, heading_only: bool = False) 
     say(f"[bold]{title}[/]")
     for paragraph in text.split("\n\n") if text else []:
         say("  " + escape(" ".join(line.strip() for line in paragraph.splitlines())))
+
+
+def _times(replicas: int) -> str:
+    return f" ×{replicas}" if replicas > 1 else ""
