@@ -105,6 +105,13 @@ class Snippet:
     text: str
 
 
+def changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """What a fix export shows: the settings `new` sets differently from `old`, and those it no longer
+    sets (in `old`'s order)."""
+    changed = {name: value for name, value in new.items() if old.get(name) != value}
+    return changed, [name for name in old if name not in new]
+
+
 _MS = re.compile(r"^(\d+)ms$")
 
 

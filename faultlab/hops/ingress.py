@@ -27,6 +27,7 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    changes,
     combined,
 )
 from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
@@ -319,18 +320,13 @@ class IngressHop:
         """The annotations and ConfigMap keys are the lab's own knobs for this hop, so the manifests say
         exactly what the lab ran."""
         snippets = []
-        changed = {key: value for key, value in after.annotations.items() if before.annotations.get(key) != value}
-        dropped = sorted(set(before.annotations) - set(after.annotations))
-        if changed or dropped:
-            text = yaml.safe_dump(manifest(ctx.upstream, changed), sort_keys=False, default_flow_style=False)
-            if dropped:
-                text = "".join(f"# remove the annotation {key}\n" for key in dropped) + text
-            snippets.append(Snippet("ingress", ctx.hop, INGRESS_TITLE, text))
-        changed = {key: value for key, value in after.configmap.items() if before.configmap.get(key) != value}
-        dropped = sorted(set(before.configmap) - set(after.configmap))
-        if changed or dropped:
-            text = yaml.safe_dump(configmap_manifest(changed), sort_keys=False, default_flow_style=False)
-            if dropped:
-                text = "".join(f"# remove the key {key}\n" for key in dropped) + text
-            snippets.append(Snippet("ingress", ctx.hop, CONFIGMAP_TITLE, text))
+        for title, noun, build, was, now in (
+                (INGRESS_TITLE, "annotation", lambda data: manifest(ctx.upstream, data),
+                 before.annotations, after.annotations),
+                (CONFIGMAP_TITLE, "key", configmap_manifest, before.configmap, after.configmap)):
+            changed, dropped = changes(was, now)
+            if changed or dropped:
+                text = yaml.safe_dump(build(changed), sort_keys=False, default_flow_style=False)
+                text = "".join(f"# remove the {noun} {key}\n" for key in sorted(dropped)) + text
+                snippets.append(Snippet("ingress", ctx.hop, title, text))
         return snippets

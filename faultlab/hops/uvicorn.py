@@ -17,6 +17,7 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    changes,
     compact_json,
     lab_json_recogniser,
 )
@@ -117,8 +118,7 @@ class UvicornHop(AppServerAccess):
     def export(self, ctx: RenderContext, before: UvicornKnobs, after: UvicornKnobs) -> list[Snippet]:
         story = ctx.at_story_time()
         old, new = self.flags(before, story), self.flags(after, story)
-        changed = {flag: value for flag, value in new.items() if old.get(flag) != value}
-        dropped = [flag for flag in old if flag not in new]
+        changed, dropped = changes(old, new)
         if not changed and not dropped:
             return []
         flags = " ".join(f"{flag} {value}" for flag, value in changed.items())

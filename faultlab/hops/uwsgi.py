@@ -14,6 +14,7 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    changes,
     compact_json,
     lab_json_recogniser,
 )
@@ -150,8 +151,7 @@ class UwsgiHop(AppServerAccess):
     def export(self, ctx: RenderContext, before: UwsgiKnobs, after: UwsgiKnobs) -> list[Snippet]:
         story = ctx.at_story_time()
         old, new = options(self.render(before, story)["uwsgi.ini"]), options(self.render(after, story)["uwsgi.ini"])
-        changed = {name: value for name, value in new.items() if old.get(name) != value}
-        dropped = [name for name in old if name not in new]
+        changed, dropped = changes(old, new)
         if not changed and not dropped:
             return []
         lines = ["[uwsgi]", *(f"{name} = {value}" for name, value in changed.items()),
