@@ -141,13 +141,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from faultlab.hops import FIX_FORMATS
     from faultlab.model import scenario
     from faultlab.output import fix_text
     from faultlab.tools import fix
+    from faultlab.tools.fix import FORMATS
 
-    if args.format is not None and args.format not in FIX_FORMATS:
-        raise _usage(f"--format: no fix format {args.format!r}; the formats are {', '.join(FIX_FORMATS)}")
+    if args.format is not None and args.format not in FORMATS:
+        raise _usage(f"--format: no fix format {args.format!r}; the formats are {', '.join(FORMATS)}")
     report = fix.build(scenario.load(args.scenario))
     _out(fix_text.only(report, args.format) if args.format else fix_text.full(report, HINTS), end="")
     return 0
@@ -337,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("scenario", help=SCENARIO_HELP)
     # The choices come from the hop registry, checked in cmd_fix: importing it here would slow every command.
     sub.add_argument("--format", metavar="FORMAT", help="only this target's config, ready to paste: haproxy, "
-                     "nginx, ingress, gunicorn, uwsgi, uvicorn or traefik (default: every one that applies)")
+                     "nginx, ingress, gunicorn, uwsgi, uvicorn, traefik or deployment (default: every one that "
+                     "applies)")
     sub.set_defaults(func=cmd_fix)
 
     sub = commands.add_parser(

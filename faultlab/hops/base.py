@@ -38,6 +38,11 @@ class Knobs(BaseModel):
         """Story seconds this hop may wait before giving up (sizes the client's own timeout)."""
         raise NotImplementedError
 
+    def stop_grace_s(self) -> float | None:
+        """Story seconds the server gives its requests after SIGTERM before it stops anyway; None: no
+        bound of its own (a deploy export then uses Kubernetes' default grace period)."""
+        return None
+
 
 @dataclass(frozen=True)
 class RenderContext:
@@ -45,6 +50,9 @@ class RenderContext:
     listen_port: int
     upstream: str | None  # "service:port" of the next hop, None for the last one
     scale: TimeScale
+    # The next hop's replicas still in rotation ("container:port"), while one is drained; empty: all of
+    # them, by the service name.
+    servers: tuple[str, ...] = ()
 
     def at_story_time(self) -> RenderContext:
         return replace(self, scale=STORY)
@@ -163,6 +171,12 @@ class HopKind(Protocol):
     @property
     def runs_app(self) -> bool:
         """An app server: Python tracebacks in a paste may be its."""
+        ...
+
+    @property
+    def reload_signal(self) -> str | None:
+        """The signal that makes it re-read its config without dropping a connection; None: it cannot,
+        so the lab cannot drain a replica behind it."""
         ...
 
     @property

@@ -40,6 +40,9 @@ class GunicornKnobs(Knobs):
     def longest_wait_s(self) -> float:
         return self.timeout
 
+    def stop_grace_s(self) -> float:
+        return self.graceful_timeout
+
 
 _SCALED = ("timeout", "graceful_timeout", "keepalive")
 
@@ -89,6 +92,7 @@ class GunicornHop(AppServerAccess):
     name = "gunicorn"
     family = "gunicorn"
     runs_app = True
+    reload_signal = None
     fix_format = "gunicorn"
     knobs = GunicornKnobs
     notable = NOTABLE
@@ -110,6 +114,9 @@ class GunicornHop(AppServerAccess):
             'errorlog = "-"',
             'loglevel = "info"',
             f"access_log_format = {ACCESS_LOG_FORMAT!r}",
+            # gunicorn 27.0.1 opens a control socket in the working directory, which the app's user cannot
+            # write: an error line at every start, in a step that restarts a replica (21.2.0 ignores it).
+            "control_socket_disable = True",
         ]
         return {"gunicorn.conf.py": "\n".join(lines) + "\n", "gunicorn-release": knobs.release + "\n"}
 

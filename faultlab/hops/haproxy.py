@@ -97,6 +97,7 @@ class HaproxyHop(NamesNoUpstream):
     name = "haproxy"
     family = "haproxy"
     runs_app = False
+    reload_signal = None
     fix_format = "haproxy"
     knobs = HaproxyKnobs
     notable = NOTABLE

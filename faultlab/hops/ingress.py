@@ -285,6 +285,7 @@ class IngressHop:
     name = "ingress-nginx"
     family = "nginx"
     runs_app = False
+    reload_signal = "HUP"  # as nginx: its upstream list is read again
     fix_format = "ingress"
     knobs = IngressKnobs
     notable = nginx.NOTABLE

@@ -145,7 +145,9 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
     upstream_directives += [(knobs.directive(name), _on_off(knobs.value(name)))
                             for name in ("ignore_client_abort", "request_buffering", "buffering")]
     http = knobs.upstream_protocol == "http"
-    upstream_block = http and (knobs.upstream_keepalive > 0 or knobs.proxy_next_upstream_tries > 1)
+    if ctx.servers and not http:
+        raise ValueError(f"hop {ctx.hop!r}: a drained replica needs an HTTP upstream block, not uwsgi_pass")
+    upstream_block = http and (knobs.upstream_keepalive > 0 or knobs.proxy_next_upstream_tries > 1 or bool(ctx.servers))
     if upstream_block:
         upstream_directives += [
             ("proxy_next_upstream", knobs.proxy_next_upstream),
@@ -177,6 +179,7 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         listen_port=ctx.listen_port,
         health_port=HEALTH_PORT,
         upstream=ctx.upstream,
+        servers=ctx.servers or (ctx.upstream,),
         protocol=knobs.upstream_protocol,
         client_max_body_size=knobs.client_max_body_size,
         proxy_http_version=knobs.proxy_http_version,
@@ -390,6 +393,7 @@ class NginxHop:
     name = "nginx"
     family = "nginx"
     runs_app = False
+    reload_signal = "HUP"  # it re-reads its config and resolves its upstreams; old workers finish their requests
     fix_format = "nginx"
     knobs = NginxKnobs
     notable = NOTABLE

@@ -175,6 +175,7 @@ class TraefikHop(NamesNoUpstream):
     name = "traefik"
     family = "traefik"
     runs_app = False
+    reload_signal = None
     fix_format = "traefik"
     knobs = TraefikKnobs
     notable = NOTABLE

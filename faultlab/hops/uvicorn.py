@@ -38,6 +38,9 @@ class UvicornKnobs(Knobs):
     def longest_wait_s(self) -> float:
         return 0.0  # uvicorn never gives up on a request of its own accord
 
+    def stop_grace_s(self) -> float | None:
+        return self.timeout_graceful_shutdown
+
 
 # The settings in uvicorn's flag spelling, in the order the command line gives them.
 _FLAGS = ("timeout_keep_alive", "workers", "limit_concurrency", "backlog", "timeout_graceful_shutdown")
@@ -74,6 +77,7 @@ class UvicornHop(AppServerAccess):
     name = "uvicorn"
     family = "uvicorn"
     runs_app = True
+    reload_signal = None
     fix_format = "uvicorn"
     knobs = UvicornKnobs
     notable = NOTABLE

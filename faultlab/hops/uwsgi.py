@@ -94,6 +94,7 @@ class UwsgiHop(AppServerAccess):
     name = "uwsgi"
     family = "uwsgi"
     runs_app = True
+    reload_signal = None
     fix_format = "uwsgi"
     knobs = UwsgiKnobs
     notable = NOTABLE

@@ -29,7 +29,7 @@ from faultlab.hops import HOP_KINDS, Knobs, RenderContext
 from faultlab.hops.base import ANNOUNCE_FILE, ANNOUNCE_TIME
 from faultlab.infra import owner
 from faultlab.infra.compose import Compose
-from faultlab.model.topology import Topology
+from faultlab.model.topology import Hop, Topology
 from faultlab.units import TimeScale
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -54,6 +54,8 @@ class Stack:
         self.config_dir = Path()  # made on entering: constructing a Stack has no side effects
         self.env: dict[str, str] = {}
         self._rendered: dict[str, dict[str, str]] = {}
+        self._knobs: dict[str, Knobs] = {}
+        self._drained: dict[str, set[int]] = {}  # hop -> replicas out of the rotation of the proxy in front
         self._containers: dict[str, list[Container]] = {}
         self._removed = True
 
@@ -89,6 +91,7 @@ class Stack:
         changed, `also_restart`, and every hop in front of those."""
         if scale is not None:
             self.scale = scale
+        self._drained.clear()  # a step starts with every replica in rotation
         restart = restart_order(self.topology.hop_names, set(self.write(knobs)) | set(also_restart))
         for hop in restart:
             self._compose(["restart", "--timeout", "2", hop], 120)
@@ -139,9 +142,11 @@ class Stack:
     # configs -----------------------------------------------------------------------------------
 
     def write(self, knobs: dict[str, Knobs]) -> list[str]:
+        self._knobs = knobs
         changed = []
-        for hop in self.topology.hops:
-            ctx = RenderContext(hop.name, hop.port, hop.upstream, self.scale)
+        for index, hop in enumerate(self.topology.hops):
+            ctx = RenderContext(hop.name, hop.port, hop.upstream, self.scale,
+                                self._in_rotation(self.topology.hops[index + 1:index + 2]))
             files = HOP_KINDS[hop.kind].render(knobs[hop.name], ctx)
             if files == self._rendered.get(hop.name):
                 continue
@@ -154,6 +159,47 @@ class Stack:
             self._rendered[hop.name] = files
         return changed
 
+    def _in_rotation(self, next_hop: tuple[Hop, ...]) -> tuple[str, ...]:
+        """The next hop's replicas its proxy may use, by container name (which the compose network
+        resolves), while one of them is drained; otherwise () and the proxy uses the service name."""
+        if not next_hop or not self._drained.get(next_hop[0].name):
+            return ()
+        hop = next_hop[0]
+        return tuple(f"{container.name}:{hop.port}" for container in self.containers(hop.name)
+                     if _number(container) not in self._drained[hop.name])
+
+    # actions during traffic --------------------------------------------------------------------
+
+    def replica(self, hop: str, number: int) -> Container:
+        for container in self.containers(hop):
+            if _number(container) == number:
+                return container
+        raise EnvironmentError_(f"hop {hop!r} has no replica {number} in project {self.project}")
+
+    def signal(self, hop: str, number: int, name: str) -> None:
+        self.replica(hop, number).kill(signal=f"SIG{name}")
+
+    def start(self, hop: str, number: int) -> None:
+        self.replica(hop, number).start()
+
+    def restart(self, hop: str, number: int) -> None:
+        self.replica(hop, number).restart(timeout=2)
+
+    def set_drained(self, hop: str, number: int, drained: bool) -> list[str]:
+        """Take a replica out of the rotation of the proxy in front (or put it back): that proxy's config
+        is rendered again and it is sent its reload signal. Returns the hops reloaded."""
+        out = self._drained.setdefault(hop, set())
+        if drained:
+            out.add(number)
+        else:
+            out.discard(number)
+        reloaded = self.write(self._knobs)
+        for front in reloaded:
+            reload_signal = HOP_KINDS[self.topology.hop(front).kind].reload_signal
+            for container in self.containers(front):
+                container.kill(signal=f"SIG{reload_signal}")
+        return reloaded
+
     # containers --------------------------------------------------------------------------------
 
     def containers(self, hop: str) -> list[Container]:
@@ -163,7 +209,7 @@ class Stack:
                 all=True, filters={"label": [f"{PROJECT_LABEL}={self.project}", f"{SERVICE_LABEL}={hop}"]})
             if not found:
                 raise EnvironmentError_(f"hop {hop!r} has no container in project {self.project}")
-            self._containers[hop] = sorted(found, key=lambda c: int(c.labels.get(NUMBER_LABEL, "1")))
+            self._containers[hop] = sorted(found, key=_number)
         return self._containers[hop]
 
     def container(self, hop: str) -> Container:
@@ -206,6 +252,10 @@ class Stack:
         if len(self.containers(hop)) > 1:
             lines.sort(key=lambda line: line[0])
         return lines
+
+
+def _number(container: Container) -> int:
+    return int(container.labels.get(NUMBER_LABEL, "1"))
 
 
 def restart_order(hops: list[str], changed: set[str]) -> list[str]:

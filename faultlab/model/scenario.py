@@ -91,6 +91,41 @@ class Expect(_Model):
         return self
 
 
+class Action(_Model):
+    """Something done to the stack while a step's traffic runs, `at` story seconds after it starts: a
+    signal to one replica (TERM, as a deploy sends), starting or restarting its container, or taking it
+    out of the rotation of the proxy in front and putting it back (`drain`, `rejoin`: that proxy's
+    upstream list rendered again and reloaded, the lab's readiness flip)."""
+
+    at: Annotated[Duration, Field(ge=0)]
+    do: Literal["signal", "start", "restart", "drain", "rejoin"]
+    hop: str
+    replica: int = Field(1, ge=1, le=8)  # the container number: 1 is the service's first replica
+    signal: Literal["TERM", "KILL", "INT", "QUIT", "HUP", "USR1", "USR2"] | None = None  # do: signal (TERM)
+
+    @model_validator(mode="after")
+    def _signal_for_signal(self) -> Action:
+        if self.signal is not None and self.do != "signal":
+            raise ValueError(f"`signal` goes with `do: signal`, not `do: {self.do}`")
+        return self
+
+    @property
+    def sent_signal(self) -> str:
+        return self.signal or "TERM"
+
+    def describe(self) -> str:
+        target = f"{self.hop} #{self.replica}"
+        match self.do:
+            case "signal":
+                return f"SIG{self.sent_signal} to {target}"
+            case "drain":
+                return f"drain {target} (out of the rotation of the proxy in front)"
+            case "rejoin":
+                return f"rejoin {target} (back into the rotation of the proxy in front)"
+            case _:
+                return f"{self.do} {target}"
+
+
 class Step(_Model):
     name: str = Field(pattern=_SLUG)
     # What the step is in the story: the failure, a tempting change that does not help, the fix, or
@@ -103,6 +138,8 @@ class Step(_Model):
     # The step's own time scale, for a story that needs minutes of quiet in a real-time scenario
     # (keep-alive idle timeouts under bursty traffic): its knobs and traffic stay in story time.
     time_scale: Scale | None = None
+    # Done while the traffic runs, in the order of `at` (a deploy: drain, TERM, start, rejoin).
+    actions: list[Action] = []
     expect: Expect
 
 
@@ -313,6 +350,9 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path, topolo
         except ValidationError as exc:
             raise InputError(f"{path}: {where}.traffic: {_first_error(exc)}") from None
         check_hop(traffic.target, f"{where}.traffic.target")
+        for number, action in enumerate(step.actions):
+            check_hop(action.hop, f"{where}.actions[{number}]")
+            _check_action(action, topology, f"{path}: {where}.actions[{number}]")
         changed = tuple(hop for hop in hops if previous and knobs[hop] != previous[hop])
         step_scale = step.time_scale if step.time_scale is not None and not overridden else scale
         plans.append(StepPlan(index, step, knobs, traffic, changed, step_scale))
@@ -322,6 +362,21 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path, topolo
     if duplicates:
         raise InputError(f"{path}: step names must be unique; repeated: {', '.join(sorted(duplicates))}")
     return tuple(plans)
+
+
+def _check_action(action: Action, topology: Topology, where: str) -> None:
+    hop = topology.hop(action.hop)
+    if action.replica > hop.replicas:
+        raise InputError(f"{where}: hop {hop.name!r} runs {hop.replicas} replica(s), there is no replica "
+                         f"{action.replica}", tip="a hop's replicas are its compose service's deploy.replicas")
+    if action.do in ("drain", "rejoin"):
+        index = topology.hop_names.index(hop.name)
+        front = topology.hops[index - 1] if index > 0 else None
+        if front is None or HOP_KINDS[front.kind].reload_signal is None:
+            raise InputError(f"{where}: `do: {action.do}` needs a proxy in front of {hop.name!r} that reloads "
+                             "its upstream list (nginx or ingress-nginx)")
+        if hop.replicas < 2:
+            raise InputError(f"{where}: draining the only replica of {hop.name!r} leaves its proxy no server")
 
 
 def _merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:

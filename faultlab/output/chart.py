@@ -8,6 +8,7 @@ bucket by when their answer came, stacked by outcome, so a race shows as red in 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -53,11 +54,26 @@ def legend(records: list[RequestRecord]) -> list[Legend]:
     return [Legend(outcome, counts[outcome], colour(outcome)) for outcome in order]
 
 
-def status_chart(records: list[RequestRecord]) -> str:
+# A moment in the step (epoch seconds) and what happened then: a deploy's actions, drawn over the statuses.
+Moment = tuple[float, str]
+
+
+def status_chart(records: list[RequestRecord], moments: Sequence[Moment] = ()) -> str:
     """The SVG markup (an <svg> element), or "" when there is nothing to draw."""
     if not records:
         return ""
-    return _bars(records) if len(records) <= BARS_UP_TO else _buckets(records)
+    return _bars(records, moments) if len(records) <= BARS_UP_TO else _buckets(records, moments)
+
+
+def _moments(moments: Sequence[Moment], start: float, scale: float, top: int, bottom: int) -> list[str]:
+    """A dashed line per moment, numbered at the top; the full text in its tooltip and under the chart."""
+    marks = []
+    for number, (when, text) in enumerate(moments, 1):
+        x = min(max(PLOT_LEFT + (when - start) * scale, PLOT_LEFT), WIDTH - PLOT_RIGHT)
+        marks.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" stroke="#212121" '
+                     f'stroke-dasharray="4 3"><title>{escape(text)}</title></line>'
+                     f'<text x="{x + 3:.1f}" y="{top + 10}" fill="#212121">{number}</text>')
+    return marks
 
 
 def _seconds_axis(span_s: float, top: int, bottom: int) -> tuple[float, list[str]]:
@@ -76,7 +92,7 @@ def _seconds_axis(span_s: float, top: int, bottom: int) -> tuple[float, list[str
     return scale, ticks
 
 
-def _bars(records: list[RequestRecord]) -> str:
+def _bars(records: list[RequestRecord], moments: Sequence[Moment]) -> str:
     start = min(r.started_at for r in records)
     span = max(r.started_at - start + r.elapsed_s for r in records)
     row, top = 22, 8
@@ -95,10 +111,11 @@ def _bars(records: list[RequestRecord]) -> str:
             f'fill="{colour(outcome_of(record))}"><title>{escape(record.request_id)}: {escape(label)}</title></rect>'
             f'<text x="{text_x:.1f}" y="{y + row - 10}" fill="{"#fff" if inside else "#212121"}">{escape(label)}</text>'
             f'<text x="{PLOT_LEFT - 6}" y="{y + row - 10}" text-anchor="end">#{index + 1}</text>')
+    marks += _moments(moments, start, scale, top, bottom)
     return _svg(bottom + 22, ticks, marks, "one bar per request, from sent to answered, coloured by status")
 
 
-def _buckets(records: list[RequestRecord]) -> str:
+def _buckets(records: list[RequestRecord], moments: Sequence[Moment]) -> str:
     start = min(r.started_at for r in records)
     ends = [r.started_at - start + r.elapsed_s for r in records]
     span = max(max(ends), 1e-3)
@@ -124,6 +141,7 @@ def _buckets(records: list[RequestRecord]) -> str:
             marks.append(f'<rect x="{x + 0.5:.1f}" y="{y:.1f}" width="{max(width_s * scale - 1, 1):.1f}" '
                          f'height="{h:.1f}" fill="{colour(outcome)}"><title>{escape(str(outcome))} ×'
                          f'{bucket[outcome]} at {index * width_s:.2f}–{(index + 1) * width_s:.2f} s</title></rect>')
+    marks += _moments(moments, start, scale, top, bottom)
     return _svg(bottom + 22, ticks, marks, f"answers per {duration(width_s)}, by when they came, stacked by status")
 
 

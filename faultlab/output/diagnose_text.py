@@ -37,7 +37,7 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
             "answered_by": cause.answered_by, "answered_kind": cause.answered_kind,
             "reproduce": hints.run(cause.scenario_id, cause.step) if hints else None,
             "fixes": [{"step": line.step, "changes": [_change(change) for change in line.changes],
-                       "text": words.changes(line.changes)} for line in cause.fixes],
+                       "text": words.fix(line.changes, line.actions)} for line in cause.fixes],
             "fix_command": hints.fix(cause.scenario_id) if hints else None,
             "also": cause.also,
         } for cause in diagnosis.causes],
@@ -91,7 +91,7 @@ def _render_cause(number: int, cause: Cause, hints: Hints | None) -> list[str]:
         lines.append(f"   answered by: {cause.answered_by} ({cause.answered_kind})")
     if hints:
         lines.append(f"   reproduce: {hints.run(cause.scenario_id, cause.step)}")
-    lines += [f"   fix: {words.changes(line.changes)} (step {line.step})" for line in cause.fixes]
+    lines += [f"   fix: {words.fix(line.changes, line.actions)} (step {line.step})" for line in cause.fixes]
     if hints:
         lines.append(f"   full config: {hints.fix(cause.scenario_id)}")
     if cause.also:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
 
-from faultlab.model.scenario import Expect
+from faultlab.model.scenario import Action, Expect
 from faultlab.output import words
 from faultlab.output.console import make_console, print_wrapped
 from faultlab.output.words import Hints
@@ -60,6 +60,7 @@ def render(explanation: Explanation, console: Console | None = None, hints: Hint
             say(f"      expect {escape(describe_expect(step.step.expect))}")
             for signature in step.step.expect.logs:
                 say(f"      log at {escape(signature.hop)}: [dim]/{escape(signature.match)}/[/]")
+            _actions(say, step.step.actions)
     _section(say, notes, "Why")
     if report.wrong_fixes or notes.sections.get("The wrong fix"):
         _section(say, notes, "The wrong fix", heading_only=not notes.sections.get("The wrong fix"))
@@ -67,12 +68,14 @@ def render(explanation: Explanation, console: Console | None = None, hints: Hint
             expect = plan.steps[wrong.index].step.expect
             say(f"  [yellow]✗[/] [bold]{escape(wrong.step)}[/]: {escape(wrong.says)}")
             say(f"      {escape(words.changes(wrong.changes))}  ⇒ still {escape(describe_expect(expect))}")
+            _actions(say, plan.steps[wrong.index].step.actions)
     _section(say, notes, "The fix", heading_only=not notes.sections.get("The fix"))
     for fix in report.fixes:
         for stage in fix.stages:
             expect = plan.steps[stage.index].step.expect
             say(f"  [green]✔[/] [bold]{escape(stage.step)}[/]: {escape(stage.says)}")
             say(f"      {escape(words.changes(stage.changes))}  ⇒ {escape(describe_expect(expect))}")
+            _actions(say, plan.steps[stage.index].step.actions)
         if fix.carried:
             say(f"      [dim]carried over from the fix before, not part of this one: "
                 f"{escape(words.changes(fix.carried))}[/]")
@@ -101,6 +104,11 @@ def _section(say: Say, notes: Notes, title: str, *, heading_only: bool = False) 
     say(f"[bold]{title}[/]")
     for paragraph in text.split("\n\n") if text else []:
         say("  " + escape(" ".join(line.strip() for line in paragraph.splitlines())))
+
+
+def _actions(say: Say, actions: Sequence[Action]) -> None:
+    if actions:
+        say(f"      [dim]during the traffic: {escape(words.planned(actions))}[/]")
 
 
 def _times(replicas: int) -> str:

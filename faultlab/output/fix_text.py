@@ -24,7 +24,9 @@ def _snippet(snippet: Snippet) -> str:
 def _fix(fix: Fix, label: str) -> list[str]:
     last = fix.stages[-1]
     lines = [f"{label} (step {last.step}): {last.says}"]
-    lines += _by_hop(fix.changes, "  ") or ["  (no config change)"]
+    lines += _by_hop(fix.changes, "  ") or ([] if fix.actions else ["  (no config change)"])
+    if fix.actions:
+        lines.append(f"  During the traffic, in this order: {words.planned(fix.actions)}")
     if len(fix.stages) > 1:
         lines.append("  In the order the story met them:")
         for number, stage in enumerate(fix.stages, 1):

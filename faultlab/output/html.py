@@ -93,6 +93,7 @@ class StepView:
     failing_total: int
     shown: list[RequestView] = field(default_factory=list)  # failing requests, else one good one
     matched: list[LogMatch] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # what was done during the traffic, numbered as on the chart
 
 
 class HtmlReport:
@@ -203,7 +204,9 @@ def _step_view(started: StepStarted, result: StepResult, previous: dict[str, lis
         first=previous is None, settings=_settings(started.settings, previous), restarted=started.restarted,
         checks=[(check.ok, text) for check, text in zip(result.checks, texts, strict=True)],
         expected=texts[0].expected, seen=texts[0].observed,
-        answered_by=answered, outcomes=legend(records), chart=Markup(status_chart(records)),  # escaped as built
+        answered_by=answered, outcomes=legend(records),
+        chart=Markup(status_chart(records, [(done.time, words.action(done)) for done in result.actions])),  # escaped
+        actions=[words.action(done) for done in result.actions],
         latency=latency, load_line=load_line, requests_total=len(records), failing_total=len(failing),
         shown=shown, matched=matched)
 

@@ -57,6 +57,13 @@ class JsonReport:
                     "wall_s": round(step.wall_s, 3),
                     "checks": [check_data(check) for check in step.checks],
                     "load": dataclasses.asdict(step.load) if step.load else None,
+                    "actions": [
+                        {"do": a.action.do, "hop": a.action.hop, "replica": a.action.replica,
+                         "signal": a.action.sent_signal if a.action.do == "signal" else None,
+                         "at_story_s": a.action.at, "at_s": round(a.at_s, 3), "time": round(a.time, 6),
+                         "took_s": round(a.took_s, 3), "detail": a.detail}
+                        for a in step.actions
+                    ],
                     "requests": [
                         {
                             "request_id": r.record.request_id,

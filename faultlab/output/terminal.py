@@ -167,6 +167,8 @@ class TerminalReport:
             else:
                 self._print(f"  {mark} {escape(text.label)}: expected {escape(text.expected)}, "
                             f"saw [bold]{escape(text.observed)}[/]")
+        for done in result.actions:
+            self._print(f"  action  {escape(words.action(done))}")
         if result.load:
             load = result.load
             statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(load.by_status.items()))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from faultlab.model.plan import KnobChange
-from faultlab.model.scenario import CountRange
+from faultlab.model.scenario import Action, CountRange
+from faultlab.run.events import ActionRecord
 from faultlab.run.verdict import (
     AnsweredByCheck,
     Check,
@@ -22,7 +23,7 @@ from faultlab.run.verdict import (
     OutcomeCheck,
     UploadCheck,
 )
-from faultlab.units import format_size
+from faultlab.units import format_duration, format_size
 
 
 class Hints(Protocol):
@@ -111,3 +112,23 @@ def check(item: Check, *, short: bool = False) -> CheckText:
                              f"{observed}; {item.handled} of {item.total} reached the app", False)
     raise TypeError(f"no wording for {type(item).__name__}")
 
+
+
+def planned(actions: Sequence[Action]) -> str:
+    """A step's actions as written: "at 20s SIGTERM to app #1 · at 30s start app #1"."""
+    return " · ".join(f"at {format_duration(a.at)} {a.describe()}" for a in sorted(actions, key=lambda a: a.at))
+
+
+def fix(knob_changes: Sequence[KnobChange], actions: Sequence[Action] = ()) -> str:
+    """A fix in one line: its knob changes, and the order of its actions when it is a deploy's."""
+    if not actions:
+        return changes(knob_changes)
+    order = f"in this order: {planned(actions)}"
+    return f"{changes(knob_changes)}; {order}" if knob_changes else order
+
+
+def action(done: ActionRecord) -> str:
+    """One action of a step as it happened: story time, the lab's clock, what, and what else it did."""
+    planned = format_duration(done.action.at)
+    text = f"{planned} (lab {done.at_s:.2f} s): {done.action.describe()}"
+    return text + (f"; {done.detail}" if done.detail else "")

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from faultlab.hops import Setting
 from faultlab.model.plan import Plan, StepPlan
+from faultlab.model.scenario import Action
 from faultlab.run.evidence import Evidence, TraceHop
 from faultlab.run.traffic import RequestRecord
 from faultlab.run.traffic.load import LoadSummary
@@ -77,6 +78,16 @@ class BatchDone:
     enough: bool
 
 
+@dataclass(frozen=True)
+class ActionRecord:
+    action: Action  # a step's action (run/actions.py does it)
+    at_s: float  # lab seconds after the traffic started, when the action began
+    time: float  # the same moment, epoch seconds (for the timeline beside the log lines)
+    took_s: float
+    detail: str = ""  # what else it did (the proxy it reloaded)
+    error: str | None = None
+
+
 @dataclass
 class RequestResult:
     record: RequestRecord
@@ -92,6 +103,7 @@ class StepResult:
     wall_s: float
     load: LoadSummary | None = None  # for load traffic: ab's figures
     evidence: Evidence | None = None  # every hop's log lines during the step (diagnose, reports)
+    actions: list[ActionRecord] = field(default_factory=list)  # what was done during its traffic, in order
 
     @property
     def ok(self) -> bool:

@@ -17,6 +17,7 @@ from faultlab.hops import HOP_KINDS, RenderContext, Setting
 from faultlab.infra.stack import Stack
 from faultlab.model.plan import Plan, StepPlan
 from faultlab.model.scenario import Expect, LoadTraffic, Traffic
+from faultlab.run.actions import DuringTraffic
 from faultlab.run.events import (
     BatchDone,
     Event,
@@ -88,7 +89,10 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
             emit(StepStarted(step, number, len(steps), settings(plan, step), restarted))
             since = time.time()
             stack.announce()
+            acting = DuringTraffic(step.step.actions, stack, step.scale)
+            acting.start()
             records = _send(plan, step, stack, emit)
+            actions = acting.finish()
             traffic_s = time.time() - since
             evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,
                                wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step))
@@ -98,9 +102,12 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
                         for r in records]
             load = summarize(records, traffic_s) if isinstance(step.traffic, LoadTraffic) else None
             result.steps.append(StepResult(step, judge(step.step.expect, records, evidence), requests,
-                                           time.monotonic() - step_started, load, evidence))
+                                           time.monotonic() - step_started, load, evidence, actions))
             emit(StepFinished(result.steps[-1]))
-            unsettled = unsettled_hops(plan.topology.hop_names, requests, evidence)
+            # A replica that was stopped, restarted or drained starts the next step afresh.
+            acted = {record.action.hop for record in actions}
+            unsettled = [hop for hop in plan.topology.hop_names
+                         if hop in acted or hop in unsettled_hops(plan.topology.hop_names, requests, evidence)]
     result.wall_s = time.monotonic() - started
 
 

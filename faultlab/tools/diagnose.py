@@ -32,6 +32,7 @@ from faultlab.errors import InputError
 from faultlab.hops import HOP_KINDS
 from faultlab.model import scenario as scenarios
 from faultlab.model.plan import KnobChange, Plan, StepPlan
+from faultlab.model.scenario import Action
 from faultlab.tools import MAX_DIAGNOSE_MIB, fix
 from faultlab.tools.fix import FixReport
 from faultlab.tools.logformats import MAX_LINE_CHARS, ParsedLine, could_be, parse_lines
@@ -99,6 +100,7 @@ class FixLine:
 
     step: str  # the fix step that shows it
     changes: tuple[KnobChange, ...]
+    actions: tuple[Action, ...] = ()  # a deploy's fix is an order of actions (502-deploy-drain)
 
 
 @dataclass
@@ -227,8 +229,10 @@ def fixes_for(report: FixReport, index: int) -> tuple[FixLine, ...]:
     for candidate in report.fixes:
         stages = candidate.clearing(index, later_broken[0] if later_broken else None)
         if stages:
-            found.append(FixLine(stages[-1].step, _merged(stage.changes for stage in stages)))
-    return tuple(found) or tuple(FixLine(candidate.step, candidate.changes) for candidate in report.fixes)
+            actions = candidate.actions if stages[-1].step == candidate.step else ()
+            found.append(FixLine(stages[-1].step, _merged(stage.changes for stage in stages), actions))
+    return tuple(found) or tuple(FixLine(candidate.step, candidate.changes, candidate.actions)
+                                 for candidate in report.fixes)
 
 
 def _merged(batches: Iterable[tuple[KnobChange, ...]]) -> tuple[KnobChange, ...]:

@@ -18,6 +18,11 @@ from typing import Any
 
 from faultlab.hops import FIX_FORMATS, HOP_KINDS, Knobs, RenderContext, Snippet
 from faultlab.model.plan import KnobChange, KnobPath, Plan, StepPlan
+from faultlab.model.scenario import Action
+from faultlab.tools import deploy
+
+# `fix --format` choices: each server's config, then a deploy's order as a Kubernetes Deployment.
+FORMATS: tuple[str, ...] = (*FIX_FORMATS, deploy.FORMAT)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Fix:
     changes: tuple[KnobChange, ...]  # broken step → complete fix
     carried: tuple[KnobChange, ...]  # inherited from an earlier lineage, not part of this fix
     snippets: tuple[Snippet, ...]
+    actions: tuple[Action, ...] = ()  # the complete fix's actions during traffic (a deploy's order)
 
     @property
     def step(self) -> str:
@@ -77,7 +83,7 @@ class FixReport:
     @property
     def formats(self) -> tuple[str, ...]:
         used = {snippet.format for fix in self.fixes for snippet in fix.snippets}
-        return tuple(name for name in FIX_FORMATS if name in used)
+        return tuple(name for name in FORMATS if name in used)
 
 
 def _with(knobs: Knobs, changes: dict[KnobPath, Any]) -> Knobs:
@@ -154,7 +160,8 @@ def build(plan: Plan) -> FixReport:
             added = tuple(c for c in before.diff(stage) if c.key not in carried_keys)
             stages.append(Stage(stage.name, stage.index, stage.step.says, added, stage.expects_error))
             before = stage
-        fixes.append(Fix(tuple(stages), kept, carried, snippets(plan, kept)))
+        fixes.append(Fix(tuple(stages), kept, carried, snippets(plan, kept) + deploy.snippets(plan, group[-1]),
+                         tuple(group[-1].step.actions)))
     wrong = []
     for step in plan.wrong_fixes:
         own, carried = _wrong_fix_changes(plan, step)

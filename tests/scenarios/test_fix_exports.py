@@ -114,6 +114,16 @@ def test_every_scenario_with_a_fix_has_a_snippet_checked_here():
         assert all(fix.snippets for fix in report.fixes), scenario_id
 
 
+@pytest.mark.parametrize("label,snippet", _snippets("deployment"), ids=[label for label, _ in _snippets("deployment")])
+def test_a_deploy_fix_is_a_valid_apps_v1_deployment_whose_grace_covers_the_sleep(label, snippet):
+    manifest = yaml.safe_load(snippet.text)
+    kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+    pod = manifest["spec"]["template"]["spec"]
+    command = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and int(command[1]) >= 1
+    assert pod["terminationGracePeriodSeconds"] > int(command[1])
+
+
 # nginx and the Ingress ------------------------------------------------------------------------------
 
 def _ingress_conf(manifest: dict[str, Any]) -> str:

@@ -98,9 +98,9 @@ def test_completion_scripts_come_from_the_parser():
 
 
 def test_the_fix_formats_in_the_help_are_the_registrys():
-    from faultlab.hops import FIX_FORMATS
+    from faultlab.tools.fix import FORMATS
 
     text = lab("fix", "--help").stdout
     listed = re.search(r"ready to paste: (.*?) \(default", " ".join(text.split()))
     assert listed, text
-    assert re.split(r", | or ", listed.group(1)) == list(FIX_FORMATS)
+    assert re.split(r", | or ", listed.group(1)) == list(FORMATS)

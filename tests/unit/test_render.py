@@ -118,12 +118,12 @@ def test_each_hop_kind_parses_its_own_access_lines():
     assert HOP_KINDS["nginx"].parse_access(nginx_line).forwarded is False
 
 
-def _ingress_conf(**knobs: object) -> str:
+def _ingress_conf(servers: tuple[str, ...] = (), **knobs: object) -> str:
     from faultlab.hops.base import RenderContext
     from faultlab.hops.ingress import IngressHop, IngressKnobs
 
     return IngressHop().render(IngressKnobs(**knobs), RenderContext("ingress", 8080, "app:8000",
-                                                                     TimeScale.parse("1")))["nginx.conf"]
+                                                                     TimeScale.parse("1"), servers))["nginx.conf"]
 
 
 def test_the_ingress_hop_keeps_upstream_connections_and_retries_like_ingress_nginx():
@@ -136,6 +136,18 @@ def test_the_ingress_hop_keeps_upstream_connections_and_retries_like_ingress_ngi
     assert "proxy_next_upstream error timeout;" in conf and "proxy_next_upstream_tries 3;" in conf
     assert "error_log stderr notice;" in conf and "reset_timedout_connection on;" in conf
     assert "proxy_buffer_size 4k;" in conf and "proxy_buffers 4 4k;" in conf
+
+
+def test_a_drained_replica_leaves_the_upstream_list_even_without_an_upstream_block():
+    from faultlab.hops.base import RenderContext
+    from faultlab.hops.nginx import NginxHop, NginxKnobs
+
+    ctx = RenderContext("ingress", 8080, "app:8000", TimeScale.parse("1"), ("lab-app-2:8000",))
+    # The same config, the replica still in rotation named instead of the service, once per try.
+    assert _ingress_conf(ctx.servers) == _ingress_conf().replace("server app:8000", "server lab-app-2:8000")
+    plain = NginxHop().render(NginxKnobs(), ctx)["nginx.conf"]  # nginx without keep-alive or retries
+    assert "server lab-app-2:8000 max_fails=0;" in plain and "proxy_pass http://faultlab_next_hop;" in plain
+    assert "app:8000" not in plain
 
 
 def test_configmap_keys_set_controller_defaults_that_annotations_override():

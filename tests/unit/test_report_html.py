@@ -95,3 +95,25 @@ def test_few_requests_get_a_bar_each_and_many_are_counted_per_time_slice():
     assert "stacked by status" in buckets and ">#1<" not in buckets
     assert colour("no response") in buckets and colour(200) in buckets
     assert status_chart([]) == ""
+
+
+def test_a_steps_actions_are_numbered_under_its_chart_and_drawn_on_it(tmp_path):
+    from faultlab.model.scenario import Action
+    from faultlab.run.events import ActionRecord
+
+    plan = scenario.load("502-connection-refused")
+    started, finished = step_events(plan, 0, [502] * 40, {}, "connect() failed")
+    term = Action.model_validate({"at": "2s", "do": "signal", "hop": "app"})
+    finished.result.actions.append(ActionRecord(term, 0.2, 1000.2, 0.01))
+    report = HtmlReport(tmp_path / "out")
+    report.start()
+    report.handle(ScenarioStarted(plan, plan.steps[:1]))
+    report.handle(started)
+    report.handle(finished)
+    result = ScenarioResult(plan, "faultlab-test", [finished.result])
+    report.handle(ScenarioFinished(result))
+    report.close()
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert '<ol class="actions"><li>2s (lab 0.20 s): SIGTERM to app #1</li></ol>' in page
+    assert page.count('stroke-dasharray="4 3"><title>2s (lab 0.20 s): SIGTERM to app #1</title>') == 1
+    assert "1. 2s (lab 0.20 s): SIGTERM to app #1" in (tmp_path / "out" / "report.md").read_text()

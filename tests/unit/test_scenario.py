@@ -188,3 +188,38 @@ def test_a_hop_has_as_many_replicas_as_its_compose_service_deploys():
 
     assert [hop.replicas for hop in load_topology("ingress-replicas").hops] == [1, 2]
     assert {hop.replicas for hop in load_topology("upload-chain").hops} == {1}
+
+
+def _deploy_error(tmp_path, action: dict) -> str:
+    import yaml
+
+    from faultlab import paths
+
+    document = yaml.safe_load((paths.SCENARIOS / "502-deploy-drain.yaml").read_text())
+    document["steps"][0]["actions"] = [action]
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(InputError) as caught:
+        scenario.load(str(path))
+    return caught.value.message
+
+
+def test_a_deploys_actions_read_in_story_time_and_in_order():
+    plan = scenario.load("502-deploy-drain")
+    fix = plan.step_named("drain-then-term").step.actions
+    assert [(a.at, a.do, a.hop, a.replica) for a in fix] == [
+        (10.0, "drain", "app", 1), (20.0, "signal", "app", 1), (30.0, "start", "app", 1), (40.0, "rejoin", "app", 1)]
+    assert fix[1].sent_signal == "TERM" and "SIGTERM to app #1" in fix[1].describe()
+
+
+@pytest.mark.parametrize(("action", "message"), [
+    ({"at": "1s", "do": "signal", "hop": "ap"}, "no hop 'ap'"),
+    ({"at": "1s", "do": "start", "hop": "app", "replica": 3}, "runs 2 replica(s), there is no replica 3"),
+    ({"at": "1s", "do": "drain", "hop": "ingress"}, "needs a proxy in front of 'ingress'"),
+    ({"at": "1s", "do": "start", "hop": "app", "signal": "KILL"}, "`signal` goes with `do: signal`"),
+    ({"at": "-1s", "do": "start", "hop": "app"}, "actions[0].at"),
+    ({"at": "1s", "do": "explode", "hop": "app"}, "actions[0].do"),
+])
+def test_an_action_the_stack_cannot_do_is_refused_by_name(tmp_path, action, message):
+    text = _deploy_error(tmp_path, action)
+    assert message in text and "steps[0] (broken)" in text
