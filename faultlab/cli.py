@@ -125,6 +125,7 @@ def _handlers(args: argparse.Namespace, number: int) -> list[Handler]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from faultlab import paths
     from faultlab.hops import HOP_KINDS, RenderContext
     from faultlab.model import scenario
 
@@ -135,6 +136,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         directory = Path(args.out) / hop.name
         for name, text in HOP_KINDS[hop.kind].render(step.knobs[hop.name], ctx).items():
             _write(directory / name, text, "--out")
+    paths.make_shared_dir(Path(args.out))  # the replicas' shared state (the app's idempotency keys)
     print(f"rendered step {step.step.name!r} of {plan.scenario.id} into {args.out}; run it by hand with:\n"
           f"  FAULTLAB_CONFIG={Path(args.out).resolve()} docker compose -f {plan.topology.compose_file} up")
     return 0

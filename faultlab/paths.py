@@ -22,8 +22,19 @@ COMPOSE = DATA / "compose"
 APPS = DATA / "apps"
 IMAGES = DATA / "images"
 SCHEMA = DATA / "schema"
+# In a rendered config directory (FAULTLAB_CONFIG): what the replicas of a hop share (the app's
+# idempotency keys); the compose files mount it where they need it.
+SHARED_CONFIG_DIR = "shared"
 CACHE = Path(os.environ.get("FAULTLAB_CACHE")
              or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "faultlab")
+
+
+def make_shared_dir(config_dir: Path) -> Path:
+    """The directory replicas share in `config_dir`, writable by the app's user (sticky, like /tmp)."""
+    shared = config_dir / SHARED_CONFIG_DIR
+    shared.mkdir(exist_ok=True)
+    shared.chmod(0o1777)
+    return shared
 
 
 def user_scenario_dirs() -> list[Path]:

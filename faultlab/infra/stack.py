@@ -24,6 +24,7 @@ import requests
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
+from faultlab import paths
 from faultlab.errors import CommandError, EnvironmentError_
 from faultlab.hops import HOP_KINDS, Knobs, RenderContext
 from faultlab.hops.base import ANNOUNCE_FILE, ANNOUNCE_TIME
@@ -64,6 +65,7 @@ class Stack:
     def __enter__(self) -> Stack:
         self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
         self.config_dir.chmod(0o755)
+        paths.make_shared_dir(self.config_dir)  # goes with the rest of the directory at teardown
         self.env = {"FAULTLAB_CONFIG": str(self.config_dir), "FAULTLAB_OWNER": str(owner.current())}
         self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in self.images.items()})
         self._removed = False
@@ -211,6 +213,12 @@ class Stack:
                 raise EnvironmentError_(f"hop {hop!r} has no container in project {self.project}")
             self._containers[hop] = sorted(found, key=_number)
         return self._containers[hop]
+
+    def replica_names(self) -> dict[str, str]:
+        """Host name -> "#N" for the containers of every hop that has several (the app's arrival line
+        names its host)."""
+        return {container.attrs["Config"]["Hostname"]: f"#{_number(container)}"
+                for hop in self.topology.hops if hop.replicas > 1 for container in self.containers(hop.name)}
 
     def container(self, hop: str) -> Container:
         return self.containers(hop)[0]

@@ -83,6 +83,9 @@ class Expect(_Model):
     # Requests the app handled more than once (a proxy replayed them), from the app's arrival lines:
     # e.g. {max: 0} for a retry that must be harmless, {min: 1} for one that places an order twice.
     duplicates: CountRange | None = None
+    # Requests whose side effect the app performed more than once (an order placed twice): a replay with
+    # the same Idempotency-Key arrives twice but is performed once.
+    repeated_effects: CountRange | None = None
 
     @model_validator(mode="after")
     def _something_to_judge(self) -> Expect:
@@ -226,6 +229,9 @@ class LoadTraffic(_TrafficBase):
     concurrency: int = Field(1, ge=1, le=1000)
     requests: int = Field(1, ge=1, le=100_000)
     keepalive: bool = False  # ab -k
+    # Each request carries an Idempotency-Key header, a new key per request (its X-Request-ID), as an API
+    # client does; a proxy's replay carries the same one.
+    idempotency_key: bool = False
     give_up_after: Duration | None = None  # an impatient client (curl -m): story seconds
     # A race shows up in some batches and not others: send up to `batches` loads, stopping early
     # once the step's `failures.min` is reached.
@@ -233,6 +239,13 @@ class LoadTraffic(_TrafficBase):
     # Quiet time between batches: keep-alive connections sit idle in the proxy's pool for that long
     # (bursts of traffic with gaps between them, e.g. gaps near the app server's idle timeout).
     pause: Pause | None = None
+
+    @model_validator(mode="after")
+    def _one_idempotency_key(self) -> LoadTraffic:
+        if self.idempotency_key and any(name.lower() == "idempotency-key" for name in self.headers):
+            raise ValueError("headers.Idempotency-Key: with `idempotency_key: true` the client sends a new key "
+                             "per request itself")
+        return self
 
     def describe(self, scale: TimeScale) -> str:
         flags = f"-c {self.concurrency} -n {self.requests}{' -k' if self.keepalive else ''}"
@@ -243,6 +256,7 @@ class LoadTraffic(_TrafficBase):
         if self.batches > 1 and self.pause is not None:
             gap = _span(self.pause.min, scale, self.pause.max)
             batches = f", up to {self.batches} bursts {gap} apart"
+        body += ", each with its own Idempotency-Key" if self.idempotency_key else ""
         return (f"ab {flags}: {self.method} {self.path}{body}{_at(self.target)}{batches}"
                 f"{_work(self.app_work, scale, 'per request', self.app_slow)}{patience}")
 

@@ -30,6 +30,8 @@ def describe_expect(expect: Expect) -> str:
         seen += f", answered by {expect.answered_by}"
     if expect.duplicates is not None:
         seen += f"; {expect.duplicates} requests received twice or more by the app"
+    if expect.repeated_effects is not None:
+        seen += f"; {expect.repeated_effects} side effects performed twice or more"
     return seen
 
 

@@ -72,7 +72,8 @@ class JsonReport:
                             "started_at": round(r.record.started_at, 6),
                             "elapsed_s": round(r.record.elapsed_s, 3),
                             "answered_by": r.answered_by,
-                            "trace": [{"hop": t.hop, "status": t.status, "log": t.log, "line": t.line}
+                            "trace": [{"hop": t.hop, "replicas": list(t.replicas), "status": t.status, "log": t.log,
+                                       "line": t.line}
                                       for t in r.trace],
                         }
                         for r in step.requests

@@ -21,6 +21,7 @@ from faultlab.run.verdict import (
     FailureStatusesCheck,
     LogCheck,
     OutcomeCheck,
+    RepeatedEffectsCheck,
     UploadCheck,
 )
 from faultlab.units import format_duration, format_size
@@ -110,6 +111,9 @@ def check(item: Check, *, short: bool = False) -> CheckText:
             observed = f"{item.duplicated}" + (f" (one of them {item.most} times)" if item.most > 2 else "")
             return CheckText("requests the app handled twice or more", f"{item.expected} of {item.total}",
                              f"{observed}; {item.handled} of {item.total} reached the app", False)
+        case RepeatedEffectsCheck():
+            return CheckText("side effects performed twice or more", f"{item.expected} of {item.total}",
+                             f"{item.repeated}; {item.performed} of {item.total} performed", False)
     raise TypeError(f"no wording for {type(item).__name__}")
 
 

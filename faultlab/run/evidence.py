@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,24 +63,42 @@ class TraceHop:
     status: int | None  # None: this hop logged no access line for the request
     log: str | None = None  # what this hop said about it (the message), when it answered or sat behind the hop that did
     line: str | None = None  # that log line in full
+    replicas: tuple[str, ...] = ()  # which of the hop's replicas it reached, in order ("#1", "#2"), when it has several
+
+    @property
+    def label(self) -> str:
+        """The hop as a trace shows it: `app`, or `app #1→#2` for a request two replicas received."""
+        return f"{self.hop} {'→'.join(self.replicas)}" if self.replicas else self.hop
 
 
 # The line the lab's app writes as each request arrives (apps/faultapp: ARRIVAL_KEY), before any work.
 # Counted per request id, it tells a request the app handled twice (a proxy replayed it) from one it
 # handled once; it is the lab's instrumentation, not a server's line, so it is kept out of `lines`.
 ARRIVAL_KEY = "faultapp_arrival"
-ARRIVAL_PREFIX = f'{{"{ARRIVAL_KEY}": '
+# The line it writes when it performs a request's side effect (an order placed): once per arrival, unless
+# the request carries an Idempotency-Key already used, whichever replica it reaches.
+EFFECT_KEY = "faultapp_effect"
+_MARKERS = {f'{{"{key}": ': key for key in (ARRIVAL_KEY, EFFECT_KEY)}
+
+
+def instrumentation(text: str) -> tuple[str, str, str] | None:
+    """(ARRIVAL_KEY or EFFECT_KEY, request id, the container's host name) of one of the app's own lines,
+    else None."""
+    key = next((key for prefix, key in _MARKERS.items() if text.startswith(prefix)), None)
+    if key is None:
+        return None
+    try:
+        fields = json.loads(text)
+        request_id, host = fields[key], fields.get("host", "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return (key, request_id, host if isinstance(host, str) else "") if isinstance(request_id, str) else None
 
 
 def arrival(text: str) -> str | None:
     """The request id of an arrival line, else None."""
-    if not text.startswith(ARRIVAL_PREFIX):
-        return None
-    try:
-        request_id = json.loads(text)[ARRIVAL_KEY]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return request_id if isinstance(request_id, str) else None
+    found = instrumentation(text)
+    return found[1] if found and found[0] == ARRIVAL_KEY else None
 
 
 MESSAGE_CHARS = 160
@@ -94,11 +112,17 @@ class Evidence:
     access: list[AccessEvent]
     kinds: dict[str, str] = field(default_factory=dict)  # hop -> its kind (which lines are notable, and their message)
     arrivals: Counter[str] = field(default_factory=Counter)  # request id -> times the app received it
+    effects: Counter[str] = field(default_factory=Counter)  # request id -> times the app performed its side effect
+    # request id -> (hop, replica) of each arrival, for hops with several replicas ("#2", from the host name)
+    reached: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_request: dict[str, dict[str, AccessEvent]] = {}
+        # A hop with replicas may log a request more than once (a retry reached both): every status counts.
+        self._statuses: dict[str, dict[str, set[int]]] = {}
         for event in self.access:
             self._by_request.setdefault(event.request_id, {})[event.hop] = event
+            self._statuses.setdefault(event.request_id, {}).setdefault(event.hop, set()).add(event.status)
         self._notable: dict[str, list[LogLine]] = {}
         for line in self.lines:
             kind = HOP_KINDS.get(self.kinds.get(line.hop, ""))
@@ -114,15 +138,22 @@ class Evidence:
         text = kind.message(line.text) if kind else line.text.strip()
         return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
-    def trace(self, request_id: str) -> list[TraceHop]:
+    def trace(self, request_id: str, client_status: int | None = None) -> list[TraceHop]:
+        """Each hop's status for the request: the client's status where the hop logged it among several
+        (replicas that both answered), else its last one."""
         events = self._by_request.get(request_id, {})
-        return [TraceHop(hop, events[hop].status if hop in events else None) for hop in self.hops]
+        statuses = self._statuses.get(request_id, {})
+        reached = self.reached.get(request_id, [])
+        return [TraceHop(hop, (client_status if client_status in statuses.get(hop, ()) else events[hop].status)
+                         if hop in events else None,
+                         replicas=tuple(replica for where, replica in reached if where == hop))
+                for hop in self.hops]
 
     def explained(self, request_id: str, client_status: int | None, window: tuple[float, float]) -> list[TraceHop]:
         """The trace, with the first notable line each hop logged during the request, from the hop
         that answered inwards (all hops when nobody answered): e.g. the ingress's "upstream
         prematurely closed connection" and, behind it, gunicorn's "WORKER TIMEOUT"."""
-        trace = self.trace(request_id)
+        trace = self.trace(request_id, client_status)
         if client_status is not None and client_status < 400:
             return trace  # lines logged beside a success are not its explanation
         answered = self.answered_by(request_id, client_status)
@@ -132,7 +163,7 @@ class Evidence:
         for hop in trace[start:]:
             line = self._line_during(hop, start_ts, end_ts)
             explained.append(TraceHop(hop.hop, hop.status, self.message(line) if line else None,
-                                        line.text if line else None))
+                                        line.text if line else None, hop.replicas))
         return explained
 
     def _line_during(self, hop: TraceHop, start_ts: float, end_ts: float) -> LogLine | None:
@@ -168,11 +199,12 @@ class Evidence:
     def answered_by(self, request_id: str, client_status: int | None) -> str | None:
         if client_status is None:
             return None
-        trace = self.trace(request_id)
-        for index, hop in enumerate(trace):
-            following = trace[index + 1] if index + 1 < len(trace) else None
-            if hop.status == client_status and (following is None or following.status != client_status):
-                return hop.hop
+        statuses = self._statuses.get(request_id, {})
+        for index, hop in enumerate(self.hops):
+            following = self.hops[index + 1] if index + 1 < len(self.hops) else None
+            if client_status in statuses.get(hop, ()) and (
+                    following is None or client_status not in statuses.get(following, ())):
+                return hop
         return None
 
     def matching(self, hop: str, pattern: str, stream: str = "any") -> list[LogLine]:
@@ -184,16 +216,21 @@ class Evidence:
         return bool(self.matching(signature.hop, signature.match, signature.stream))
 
 
-def _read(source: LogSource, hop: str, kind: str, since: float,
-          arrivals: Counter[str]) -> tuple[list[LogLine], list[AccessEvent]]:
+def _read(source: LogSource, hop: str, kind: str, since: float, counted: dict[str, Counter[str]],
+          reached: dict[str, list[tuple[str, str]]],
+          replicas: Mapping[str, str]) -> tuple[list[LogLine], list[AccessEvent]]:
     """One hop's lines, each parsed once by its kind: access lines also become events, the app's
-    arrival lines are counted in `arrivals`."""
+    arrival and effect lines are counted in `counted` (by their key), and an arrival at a replica
+    named in `replicas` (host name -> "#2") is noted in `reached`."""
     parse = HOP_KINDS[kind].parse_access
     lines, events = [], []
     for ts, text in source.logs(hop, since):
-        request_id = arrival(text)
-        if request_id is not None:
-            arrivals[request_id] += 1
+        found = instrumentation(text)
+        if found is not None:
+            key, request_id, host = found
+            counted[key][request_id] += 1
+            if key == ARRIVAL_KEY and host in replicas:
+                reached.setdefault(request_id, []).append((hop, replicas[host]))
             continue
         fields = parse(text)
         lines.append(LogLine(hop, "access" if fields else "error", ts, text))
@@ -203,10 +240,11 @@ def _read(source: LogSource, hop: str, kind: str, since: float,
 
 
 def collect(source: LogSource, since: float, request_ids: list[str], *, start: str | None,
-            wanted: Sequence[LogSignature], patience_s: float) -> Evidence:
+            wanted: Sequence[LogSignature], patience_s: float, replicas: Mapping[str, str] | None = None) -> Evidence:
     """Every hop's logs since `since`. Waits (briefly) until the hop the client talked to has logged
     every request, and (up to `patience_s`) until each wanted line has appeared: a hop may log after
-    the client has its answer, e.g. an app finishing a request whose client left."""
+    the client has its answer, e.g. an app finishing a request whose client left. `replicas` names the
+    replicas of hops that have several, by host name ("#2"), for the traces."""
     names = source.topology.hop_names
     hops = names[names.index(start):] if start else names
     started = time.monotonic()
@@ -214,13 +252,15 @@ def collect(source: LogSource, since: float, request_ids: list[str], *, start: s
     while True:
         lines: list[LogLine] = []
         access: list[AccessEvent] = []
-        arrivals: Counter[str] = Counter()
+        counted: dict[str, Counter[str]] = {ARRIVAL_KEY: Counter(), EFFECT_KEY: Counter()}
+        reached: dict[str, list[tuple[str, str]]] = {}
         for hop in source.topology.hops:
-            hop_lines, hop_events = _read(source, hop.name, hop.kind, since, arrivals)
+            hop_lines, hop_events = _read(source, hop.name, hop.kind, since, counted, reached, replicas or {})
             lines += hop_lines
             access += hop_events
         evidence = Evidence(hops, sorted(lines, key=lambda line: line.ts), access,
-                            {hop.name: hop.kind for hop in source.topology.hops}, arrivals)
+                            {hop.name: hop.kind for hop in source.topology.hops}, counted[ARRIVAL_KEY],
+                            counted[EFFECT_KEY], reached)
         waited = time.monotonic() - started
         entry_logged = {e.request_id for e in access if e.hop == hops[0]} >= set(request_ids)
         if (entry_logged or waited > ENTRY_LOG_WAIT_S) and (
@@ -233,5 +273,5 @@ def collect(source: LogSource, since: float, request_ids: list[str], *, start: s
 
 def format_trace(trace: list[TraceHop]) -> str:
     """`host-nginx 502 ← ingress 502: upstream prematurely closed … ← app —: [CRITICAL] WORKER TIMEOUT (pid:10)`"""
-    return " ← ".join(f"{hop.hop} {hop.status if hop.status is not None else '—'}"
+    return " ← ".join(f"{hop.label} {hop.status if hop.status is not None else '—'}"
                       + (f": {hop.log}" if hop.log else "") for hop in trace)

@@ -95,7 +95,8 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
             actions = acting.finish()
             traffic_s = time.time() - since
             evidence = collect(stack, since, [r.request_id for r in records], start=step.traffic.target,
-                               wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step))
+                               wanted=step.step.expect.logs, patience_s=_log_patience_s(plan, step),
+                               replicas=stack.replica_names())
             requests = [RequestResult(r, evidence.answered_by(r.request_id, r.status),
                                       evidence.explained(r.request_id, r.status,
                                                          (r.started_at, r.started_at + r.elapsed_s)))
@@ -134,6 +135,7 @@ def _send(plan: Plan, step: StepPlan, stack: Stack, emit: Emit) -> list[RequestR
         method=traffic.method, path=traffic.path + query, body=traffic.body.encode(),
         content_type=traffic.content_type, headers=tuple(traffic.all_headers().items()),
         concurrency=traffic.concurrency, requests=traffic.requests, keepalive=traffic.keepalive,
+        idempotency_key=traffic.idempotency_key,
         timeout_s=timeout_s,
         give_up_after_s=step.scale.lab_s(traffic.give_up_after) if traffic.give_up_after is not None else None,
     )

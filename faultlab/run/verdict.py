@@ -23,6 +23,7 @@ class CheckKind(Enum):
     LOG = "log"
     UPLOAD = "upload"
     DUPLICATES = "duplicates"
+    REPEATED_EFFECTS = "repeated_effects"
 
 
 Counts = tuple[tuple[str, int], ...]  # (outcome or hop, count), most common first
@@ -91,7 +92,18 @@ class DuplicatesCheck:
     most: int  # the most times one request arrived
 
 
-Check = OutcomeCheck | FailureStatusesCheck | AnsweredByCheck | LogCheck | UploadCheck | DuplicatesCheck
+@dataclass(frozen=True)
+class RepeatedEffectsCheck:
+    kind: ClassVar[CheckKind] = CheckKind.REPEATED_EFFECTS
+    ok: bool
+    expected: CountRange
+    repeated: int  # the step's requests whose side effect the app performed more than once
+    performed: int  # the step's requests whose side effect it performed at all
+    total: int
+
+
+Check = (OutcomeCheck | FailureStatusesCheck | AnsweredByCheck | LogCheck | UploadCheck | DuplicatesCheck
+         | RepeatedEffectsCheck)
 
 
 def is_failure(record: RequestRecord) -> bool:
@@ -120,6 +132,11 @@ def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> l
         checks.append(_upload_echo(records))
     if expect.duplicates is not None:
         checks.append(_duplicates(expect.duplicates, records, evidence))
+    if expect.repeated_effects is not None:
+        counts = [evidence.effects.get(record.request_id, 0) for record in records]
+        repeated = sum(count > 1 for count in counts)
+        checks.append(RepeatedEffectsCheck(expect.repeated_effects.admits(repeated), expect.repeated_effects,
+                                           repeated, sum(count > 0 for count in counts), len(records)))
     return checks
 
 

@@ -95,7 +95,7 @@ class _Lines:
         return [(since + n, text) for n, text in enumerate(self.lines.get(hop, []))]
 
 
-def _app_arrival_line(request_id: str) -> str:
+def _app_arrival_line(request_id: str, constant: str = "ARRIVAL_KEY") -> str:
     """The line exactly as apps/faultapp writes it: its marker constant and json.dumps with the id first."""
     import ast
     import json
@@ -104,7 +104,7 @@ def _app_arrival_line(request_id: str) -> str:
 
     tree = ast.parse((paths.DATA / "apps" / "faultapp" / "__init__.py").read_text())
     key = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
-               and getattr(node.targets[0], "id", "") == "ARRIVAL_KEY")
+               and getattr(node.targets[0], "id", "") == constant)
     return json.dumps({key: request_id, "method": "POST", "path": "/orders", "pid": 7})
 
 
@@ -120,3 +120,46 @@ def test_the_apps_arrival_lines_are_counted_per_request_and_kept_out_of_the_serv
     assert seen.arrivals == {"r1": 2, "r2": 1}
     assert [line.text for line in seen.lines if line.hop == "app"] == ["*** HARAKIRI ON WORKER 1 (pid: 7) ***", access,
                                                                         '{"faultapp_arrival": 5}']
+
+
+def test_the_apps_effect_lines_are_counted_apart_from_its_arrivals():
+    from faultlab.run.evidence import collect
+
+    effect = _app_arrival_line("r1", "EFFECT_KEY")
+    source = _Lines({"app": [_app_arrival_line("r1"), effect, _app_arrival_line("r1"), _app_arrival_line("r2")],
+                     "traefik": []})
+    seen = collect(source, 0.0, [], start="traefik", wanted=[], patience_s=0.0)
+    assert seen.arrivals == {"r1": 2, "r2": 1} and seen.effects == {"r1": 1}
+    assert seen.lines == []
+
+
+def test_a_request_two_replicas_received_names_both_in_its_trace():
+    import json
+
+    from faultlab.run.evidence import collect, format_trace
+
+    def arrived(request_id: str, host: str) -> str:
+        line = json.loads(_app_arrival_line(request_id))
+        return json.dumps({**line, "host": host})
+
+    access = '{"request_id":"r1","status":200,"method":"GET","uri":"/slow","msecs":3}'
+    source = _Lines({"app": [arrived("r1", "c0ffee1"), arrived("r1", "c0ffee2"), access, arrived("r2", "elsewhere")],
+                     "traefik": []})
+    seen = collect(source, 0.0, [], start="traefik", wanted=[], patience_s=0.0,
+                   replicas={"c0ffee1": "#1", "c0ffee2": "#2"})
+    assert seen.arrivals == {"r1": 2, "r2": 1}
+    app = seen.trace("r1")[-1]
+    assert app.replicas == ("#1", "#2") and format_trace([app]) == "app #1→#2 200"
+    assert seen.trace("r2")[-1].replicas == ()  # a host the stack did not name (one replica): no label
+
+
+def test_a_hop_that_logged_a_request_twice_answered_with_the_status_the_client_got():
+
+
+    # The ingress's retry reached the other pod, which answered 409; the first pod finished later with 201.
+    access = [AccessEvent("ingress", "r1", 409, True, 1.0), AccessEvent("app", "r1", 409, False, 0.9),
+              AccessEvent("app", "r1", 201, False, 3.0)]
+    seen = Evidence(["ingress", "app"], [], access)
+    assert seen.answered_by("r1", 409) == "app"
+    assert [hop.status for hop in seen.trace("r1", 409)] == [409, 409]
+    assert [hop.status for hop in seen.trace("r1")] == [409, 201]  # without the client's: the last line

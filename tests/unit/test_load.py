@@ -27,6 +27,7 @@ class Seen:
     status_sent: dict[str, int] = field(default_factory=dict)  # by X-Request-ID
     bodies: list[bytes] = field(default_factory=list)
     content_types: list[str | None] = field(default_factory=list)
+    idempotency_keys: list[str | None] = field(default_factory=list)
     connections: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -99,6 +100,7 @@ class Server:
         self.seen.request_ids.append(headers["x-request-id"])
         self.seen.bodies.append(body)
         self.seen.content_types.append(headers.get("content-type"))
+        self.seen.idempotency_keys.append(headers.get("idempotency-key"))
         request = Request(target.path, parse_qs(target.query), headers["x-request-id"],
                           keep=headers.get("connection") != "close")
         self.seen.in_flight += 1
@@ -189,6 +191,18 @@ def test_a_post_sends_its_body_with_content_length(server: Server) -> None:
     records = load(server, "/ok", method="POST", body=body, content_type="application/json", requests=3)
     assert [r.status for r in records] == [200] * 3 and {r.bytes_sent for r in records} == {len(body)}
     assert server.seen.bodies == [body] * 3 and server.seen.content_types == ["application/json"] * 3
+
+
+@pytest.mark.parametrize("keepalive", [False, True])
+def test_an_idempotency_key_is_each_requests_own_id_and_only_when_asked(server: Server, keepalive: bool) -> None:
+    records = load(server, "/ok", method="POST", body=b"{}", requests=6, concurrency=3, keepalive=keepalive,
+                   idempotency_key=True)
+    assert server.seen.idempotency_keys == server.seen.request_ids and len(set(server.seen.request_ids)) == 6
+    assert sorted(server.seen.request_ids) == sorted(r.request_id for r in records)
+    load(server, "/ok", requests=2)
+    assert server.seen.idempotency_keys[-2:] == [None, None]
+    with pytest.raises(ValueError):
+        run_load(server.url, LoadSpec("GET", "/", headers=(("Idempotency-Key", "k"),), idempotency_key=True))
 
 
 @pytest.mark.parametrize("keepalive", [False, True])

@@ -7,7 +7,7 @@ from faultlab.model.scenario import Expect
 from faultlab.output import words
 from faultlab.run.evidence import AccessEvent, Evidence
 from faultlab.run.traffic import RequestRecord
-from faultlab.run.verdict import DuplicatesCheck, FailureStatusesCheck, OutcomeCheck, judge
+from faultlab.run.verdict import DuplicatesCheck, FailureStatusesCheck, OutcomeCheck, RepeatedEffectsCheck, judge
 
 
 def records(*statuses):
@@ -79,3 +79,15 @@ def test_arrivals_of_other_steps_requests_do_not_count():
     seen.arrivals["from-another-step"] = 5
     check = judge(Expect(status=201, duplicates={"max": 0}), rs, seen)[-1]
     assert isinstance(check, DuplicatesCheck) and check.ok and check.most == 1
+
+
+def test_a_replay_the_app_performed_once_is_a_duplicate_arrival_but_no_repeated_effect():
+    rs = records(201, 409, 201)
+    seen = _arrivals(rs, [2, 2, 1])
+    seen.effects.update({rs[0].request_id: 1, rs[1].request_id: 2, rs[2].request_id: 1})
+    checks = judge(Expect(failures={"max": 3}, duplicates={"min": 1}, repeated_effects={"max": 0}), rs, seen)
+    duplicates, effects = checks[-2], checks[-1]
+    assert isinstance(duplicates, DuplicatesCheck) and duplicates.ok and duplicates.duplicated == 2
+    assert isinstance(effects, RepeatedEffectsCheck) and not effects.ok
+    assert (effects.repeated, effects.performed, effects.total) == (1, 3, 3)
+    assert words.check(effects).observed == "1; 3 of 3 performed"

@@ -49,6 +49,7 @@ class LoadSpec:
     concurrency: int = 1  # ab -c
     requests: int = 1  # ab -n
     keepalive: bool = False  # ab -k; otherwise one connection per request, like ab
+    idempotency_key: bool = False  # an Idempotency-Key header with the request's id
     timeout_s: float = 60.0  # connect + send + full response
     give_up_after_s: float | None = None  # an impatient client (curl -m N) that hangs up
 
@@ -184,6 +185,7 @@ class _Engine:
         self.keepalive = spec.keepalive
         self.no_body = spec.method.upper() == "HEAD"
         self.head, self.tail = _request_parts(spec, host)
+        self.key = b"\r\nIdempotency-Key: " if spec.idempotency_key else b""
         if spec.give_up_after_s is not None and spec.give_up_after_s <= spec.timeout_s:
             self.limit_s, self.limit_error = spec.give_up_after_s, f"gave up after {spec.give_up_after_s:g} s"
         else:
@@ -278,7 +280,8 @@ class _Engine:
         self.started_at[i] = time.time()
         conn.i = i
         conn.t0 = t0 = time.monotonic()
-        conn.out = self.head + self.ids_ascii[32 * i : 32 * i + 32] + self.tail
+        request_id = self.ids_ascii[32 * i : 32 * i + 32]
+        conn.out = self.head + request_id + (self.key + request_id if self.key else b"") + self.tail
         conn.buf = b""
         conn.status = 0
         conn.mode = _HEAD
@@ -456,7 +459,7 @@ def _request_parts(spec: LoadSpec, host: str) -> tuple[bytes, bytes]:
     """The request, pre-encoded around its X-Request-ID value."""
     headers = {"host": ("Host", host), "user-agent": ("User-Agent", "faultlab-load"), "accept": ("Accept", "*/*")}
     for name, value in spec.headers:
-        if name.lower() in _MANAGED_HEADERS:
+        if name.lower() in _MANAGED_HEADERS or (spec.idempotency_key and name.lower() == "idempotency-key"):
             raise ValueError(f"{name} is set by the load engine")
         headers[name.lower()] = (name, value)
     if spec.content_type is not None:

@@ -24,6 +24,12 @@ CHUNK_BYTES = 1 << 20
 # a request a proxy replayed arrives twice). Written before any work, so a worker killed in the middle
 # of a request has still recorded it; stderr is line-buffered, so the line is out at once.
 ARRIVAL_KEY = "faultapp_arrival"
+# The marker of the line written when an order is really placed: once per arrival, except for a request
+# whose Idempotency-Key an earlier arrival already used (on any replica).
+EFFECT_KEY = "faultapp_effect"
+# Where the keys live: a directory every replica of the hop mounts (the lab's stand-in for the shared
+# database a real service keeps them in); without one, this container's own temporary directory.
+KEYS_DIR = os.path.join(os.environ.get("FAULTAPP_SHARED_DIR", tempfile.gettempdir()), "idempotency-keys")
 
 
 @app.before_request
@@ -80,10 +86,51 @@ def login():  # noqa: ANN201
 
 @app.post("/orders")
 def place_order():  # noqa: ANN201
-    """A request with a side effect: the order counts as placed once it has arrived (the lab counts
-    arrivals), whatever happens to the answer; then the work, e.g. a call to a payment provider."""
+    """A request with a side effect: the order is placed as it arrives (the effect line), whatever happens
+    to the answer; then the work, e.g. a call to a payment provider.
+
+    With an Idempotency-Key, an order is placed once per key: a request whose key is still being worked
+    on gets 409, one whose key is done gets the
+    stored answer again (draft-ietf-httpapi-idempotency-key-header-07, "Idempotency Enforcement Scenarios"),
+    and neither places it a second time."""
+    key = request.headers.get("Idempotency-Key")
+    record = _claim(key) if key else None
+    if key and record is None:
+        done = _stored(key)
+        if done is None:
+            return jsonify(error="a request with this Idempotency-Key is being processed"), 409
+        return app.response_class(done, status=201, mimetype="application/json")
+    sys.stderr.write(json.dumps({EFFECT_KEY: request.headers.get("X-Request-ID"), "host": socket.gethostname()})
+                     + "\n")
     time.sleep(_work(0.1))
-    return jsonify(order=request.headers.get("X-Request-ID"), placed=True), 201
+    answer = json.dumps({"order": request.headers.get("X-Request-ID"), "placed": True})
+    if record is not None:
+        partial = f"{record}.{os.getpid()}"
+        with open(partial, "w") as out:
+            out.write(answer)
+        os.replace(partial, record)  # readers see an empty record (in progress) or the whole answer
+    return app.response_class(answer, status=201, mimetype="application/json")
+
+
+def _record(key: str) -> str:
+    return os.path.join(KEYS_DIR, hashlib.sha256(key.encode()).hexdigest())
+
+
+def _claim(key: str) -> str | None:
+    """The key's record, created empty by this request; None when an earlier request has it."""
+    os.makedirs(KEYS_DIR, exist_ok=True)
+    path = _record(key)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return None
+    return path
+
+
+def _stored(key: str) -> str | None:
+    """The answer given for the key, None while its request is still being worked on."""
+    with open(_record(key)) as stored:
+        return stored.read() or None
 
 
 @app.get("/slow")
