@@ -112,6 +112,8 @@ CONFIGMAP: dict[str, Annotation] = {
     "upstream-keepalive-requests": Annotation("upstream_keepalive_requests", _count),
     "upstream-keepalive-time": Annotation("upstream_keepalive_time", parse_duration),  # a time, e.g. "1h"
     "retry-non-idempotent": Annotation("retry_non_idempotent", _true_false),
+    # How long the controller keeps an idle client connection (nginx.tmpl: keepalive_timeout {{ $cfg.KeepAlive }}s).
+    "keep-alive": Annotation("keepalive_timeout", _whole_seconds),
 }
 
 # ingress-nginx's defaults (ConfigMap defaults in internal/ingress/controller/config/config.go and what
