@@ -57,8 +57,12 @@ def snippets(plan: Plan, step: StepPlan) -> tuple[Snippet, ...]:
                 },
             },
         }
-        text = (f"# The pod keeps serving {sleep} s after it left the endpoints, then gets SIGTERM; the grace\n"
-                f"# period covers the sleep and the app's own graceful stop ({grace_s - sleep} s). Merge into your\n"
-                "# Deployment.\n" + yaml.safe_dump(manifest, sort_keys=False))
+        stop = (f"the app's own bound on its graceful stop ({grace_s - sleep} s)" if grace is not None
+                else f"Kubernetes' default grace ({KUBERNETES_GRACE_S} s): the server sets no bound of its own")
+        text = (f"# The pod keeps serving {sleep} s after it left the endpoints (the lab's drain-to-TERM gap), then\n"
+                f"# gets SIGTERM; the grace period covers the sleep and {stop}.\n"
+                "# The lab's drain takes effect at once; in a cluster the endpoint change takes longer to reach\n"
+                "# every proxy: sleep longer than it takes there. Merge into your Deployment.\n"
+                + yaml.safe_dump(manifest, sort_keys=False))
         found.append(Snippet(FORMAT, hop, TITLE, text))
     return tuple(found)
