@@ -7,7 +7,7 @@ from typing import Any
 from faultlab.model.plan import KnobChange
 from faultlab.output import words
 from faultlab.output.words import Hints
-from faultlab.tools.diagnose import Cause, Diagnosis
+from faultlab.tools.diagnose import Cause, Diagnosis, Differential
 
 
 def _change(change: KnobChange) -> dict[str, Any]:
@@ -43,6 +43,11 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
         } for cause in diagnosis.causes],
         "partial": [{"scenario": p.scenario_id, "step": p.step, "hop": p.hop, "kind": p.kind, "signature": p.pattern,
                      "line": p.line, "similarity": p.similarity} for p in diagnosis.partial],
+        "differential": None if diagnosis.differential is None else {
+            "line": diagnosis.differential.line,
+            "causes": [{"scenario": entry.scenario_id, "also": list(entry.also), "matched": entry.matched,
+                        "missing": [{"hop": sig.hop, "kind": sig.kind, "stream": sig.stream, "signature": sig.pattern}
+                                    for sig in entry.missing]} for entry in diagnosis.differential.entries]},
     }
 
 
@@ -67,6 +72,8 @@ def render_text(diagnosis: Diagnosis, hints: Hints | None = None) -> str:
             reproduce = f"  [{hints.run(cause.scenario_id, cause.step)}]" if hints else ""
             out.append(f"  - {cause.scenario_id}: status {', '.join(map(str, cause.statuses))}{at} — {cause.title}"
                        f"{reproduce}")
+    if diagnosis.differential is not None:
+        out += ["", *_render_differential(diagnosis.differential)]
     if diagnosis.partial:
         out.append("\nClosest partial matches (a line resembles a signature but does not match it):")
         for partial in diagnosis.partial:
@@ -96,6 +103,22 @@ def _render_cause(number: int, cause: Cause, hints: Hints | None) -> list[str]:
         lines.append(f"   full config: {hints.fix(cause.scenario_id)}")
     if cause.also:
         lines.append(f"   also seen in: {', '.join(cause.also)}")
+    return lines
+
+
+def _render_differential(differential: Differential) -> list[str]:
+    lines = [f"Tell them apart: {len(differential.entries)} causes share the line",
+             f"    {_cut(differential.line)}",
+             "  What else each one's failing step logs:"]
+    for entry in differential.entries:
+        name = entry.scenario_id + (f" (and {', '.join(entry.also)})" if entry.also else "")
+        if entry.missing:
+            wanted = "; ".join(f"{sig.hop} ({sig.kind}, {sig.stream} log) /{sig.pattern}/" for sig in entry.missing)
+            lines.append(f"  - {name}: also {wanted}, not in the input")
+        else:
+            known = "this line is all it is known by" if entry.matched == 1 else \
+                f"all {entry.matched} of its lines are in the input"
+            lines.append(f"  - {name}: nothing else; {known}")
     return lines
 
 

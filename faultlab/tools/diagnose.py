@@ -15,7 +15,10 @@ step's signatures matched (a cause that also explains uwsgi's HARAKIRI line beat
 only traefik's 502 beside it); the specificity of the matched regexes; the scenario with fewer failing
 steps (a single scenario isolates what a journey replays). Causes shown by their statuses alone rank
 by fit, then by the scenario's `broken` step. A journey step that matches exactly the same lines on the
-same chain as a higher-ranked scenario is folded into that cause as "also seen in".
+same chain as a higher-ranked scenario is folded into that cause as "also seen in". When the top
+causes were all found by one and the same line (nginx's "upstream prematurely closed connection" fits a
+killed gunicorn worker, a uwsgi harakiri and a keep-alive race), the diagnosis carries a differential:
+what else each of them would have logged.
 """
 
 from __future__ import annotations
@@ -143,6 +146,22 @@ class Partial:
     similarity: float
 
 
+@dataclass(frozen=True)
+class DifferentialEntry:
+    scenario_id: str
+    also: tuple[str, ...]  # journeys folded into it
+    matched: int  # its failing step's log signatures in the input
+    missing: tuple[Signature, ...]  # what else that step logs, absent from the input
+
+
+@dataclass(frozen=True)
+class Differential:
+    """One input line that several causes' signatures match, and what else each cause would show."""
+
+    line: str
+    entries: tuple[DifferentialEntry, ...]
+
+
 @dataclass
 class Diagnosis:
     lines_read: int
@@ -152,6 +171,7 @@ class Diagnosis:
     signatures: int  # log signatures known
     scenarios: int
     unreadable: list[str] = field(default_factory=list)  # scenario files left out: why each cannot be loaded
+    differential: Differential | None = None
 
     @property
     def found(self) -> bool:
@@ -279,7 +299,24 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
             causes.append(cause)
     partial = [] if any(cause.strong for cause in causes) else _closest(steps, parsed)
     return Diagnosis(sum(repeats.values()), formats, causes, partial, sum(len(step.logs) for step in steps),
-                     len({step.scenario_id for step in steps}), unreadable)
+                     len({step.scenario_id for step in steps}), unreadable, _differential(causes, parsed))
+
+
+DIFFERENTIAL_CAUSES = 5  # the top causes looked at (the terminal shows as many)
+
+
+def _differential(causes: list[Cause], parsed: list[ParsedLine]) -> Differential | None:
+    """The top strong causes that share an input line with the first one, when there are two or more."""
+    strong = [cause for cause in causes if cause.strong][:DIFFERENTIAL_CAUSES]
+    if len(strong) < 2:
+        return None
+    sharing = [cause for cause in strong if cause.evidence_ids & strong[0].evidence_ids]
+    common = frozenset.intersection(*(cause.evidence_ids for cause in sharing))
+    if len(sharing) < 2 or not common:
+        return None
+    return Differential(parsed[min(common)].text, tuple(
+        DifferentialEntry(cause.scenario_id, tuple(cause.also), len(cause.matched), tuple(cause.missing))
+        for cause in sharing))
 
 
 def match_step(step: CauseStep, parsed: list[ParsedLine],

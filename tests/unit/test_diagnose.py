@@ -174,3 +174,37 @@ def test_every_signature_matches_a_default_format_line(steps):
                  if diagnose.match_step(dataclasses.replace(step, logs=(sig,)), parsed) is None
                  or diagnose.match_step(dataclasses.replace(step, logs=(sig,)), parsed).missing}
     assert unmatched == set()
+
+
+PREMATURE = ('2026/12/01 18:44:31 [error] 8#8: *108 upstream prematurely closed connection while reading response '
+             'header from upstream, client: 10.0.0.7, server: example.com, request: "POST /orders HTTP/1.1", '
+             'upstream: "http://10.244.0.12:8000/orders", host: "example.com"')
+
+
+def test_one_line_of_several_causes_gets_a_differential_of_what_else_each_would_log(steps):
+    result = diagnose.diagnose([PREMATURE], steps)
+    assert result.differential is not None and result.differential.line == PREMATURE
+    entries = {entry.scenario_id: entry for entry in result.differential.entries}
+    assert {"502-upstream-keepalive", "502-gunicorn-timeout", "502-uwsgi-harakiri"} <= set(entries)
+    assert entries["502-upstream-keepalive"].missing == ()
+    assert [sig.pattern for sig in entries["502-gunicorn-timeout"].missing] == [r"WORKER TIMEOUT \(pid:\d+\)"]
+    assert [sig.kind for sig in entries["502-uwsgi-harakiri"].missing] == ["uwsgi"]
+    text = diagnose_text.render_text(result)
+    assert "Tell them apart: " in text and "502-upstream-keepalive: nothing else" in text
+    assert json.loads(json.dumps(diagnose_text.to_dict(result)))["differential"]["line"] == PREMATURE
+
+
+def test_the_app_line_settles_it_and_the_differential_says_so(steps):
+    worker = "[2026-12-01 18:44:31 +0000] [1] [CRITICAL] WORKER TIMEOUT (pid:10)"
+    result = diagnose.diagnose([PREMATURE, worker], steps)
+    assert result.causes[0].scenario_id == "502-gunicorn-timeout"
+    assert result.differential is not None
+    first = result.differential.entries[0]
+    assert first.scenario_id == "502-gunicorn-timeout" and first.missing == () and first.matched == 2
+
+
+def test_a_cause_alone_has_no_differential(steps):
+    result = diagnose.diagnose(['2026/11/24 10:05:00 [error] 7#7: *2 limiting connections by zone "faultlab_conn", '
+                                'client: 172.17.0.1, server: , request: "GET / HTTP/1.1", host: "localhost"'], steps)
+    assert [cause.scenario_id for cause in result.causes if cause.strong] == ["503-lb-throttle"]
+    assert result.differential is None
