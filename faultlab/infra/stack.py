@@ -146,9 +146,9 @@ class Stack:
     def write(self, knobs: dict[str, Knobs]) -> list[str]:
         self._knobs = knobs
         changed = []
-        for index, hop in enumerate(self.topology.hops):
-            ctx = RenderContext(hop.name, hop.port, hop.upstream, self.scale,
-                                self._in_rotation(self.topology.hops[index + 1:index + 2]))
+        hops = self.topology.hops
+        for hop, next_hop in zip(hops, [*hops[1:], None], strict=True):
+            ctx = RenderContext(hop.name, hop.port, hop.upstream, self.scale, self._in_rotation(next_hop))
             files = HOP_KINDS[hop.kind].render(knobs[hop.name], ctx)
             if files == self._rendered.get(hop.name):
                 continue
@@ -161,14 +161,13 @@ class Stack:
             self._rendered[hop.name] = files
         return changed
 
-    def _in_rotation(self, next_hop: tuple[Hop, ...]) -> tuple[str, ...]:
+    def _in_rotation(self, next_hop: Hop | None) -> tuple[str, ...]:
         """The next hop's replicas its proxy may use, by container name (which the compose network
         resolves), while one of them is drained; otherwise () and the proxy uses the service name."""
-        if not next_hop or not self._drained.get(next_hop[0].name):
+        if next_hop is None or not self._drained.get(next_hop.name):
             return ()
-        hop = next_hop[0]
-        return tuple(f"{container.name}:{hop.port}" for container in self.containers(hop.name)
-                     if _number(container) not in self._drained[hop.name])
+        return tuple(f"{container.name}:{next_hop.port}" for container in self.containers(next_hop.name)
+                     if _number(container) not in self._drained[next_hop.name])
 
     # actions during traffic --------------------------------------------------------------------
 

@@ -197,6 +197,7 @@ def _step_view(started: StepStarted, result: StepResult, previous: dict[str, lis
                    if getattr(load, f"p{p}") is not None]
         load_line = f"{load.total} requests in {duration(load.wall_s)} ({load.req_per_s:.0f} req/s)"
     texts = [words.check(check) for check in result.checks]
+    actions = [words.action(done) for done in result.actions]  # numbered under the chart and on it
     answered = next((words.check(c).observed for c in result.checks if isinstance(c, AnsweredByCheck)), "—")
     return StepView(
         number=started.number, total=started.total, name=result.plan.step.name, role=result.plan.step.role,
@@ -205,8 +206,9 @@ def _step_view(started: StepStarted, result: StepResult, previous: dict[str, lis
         checks=[(check.ok, text) for check, text in zip(result.checks, texts, strict=True)],
         expected=texts[0].expected, seen=texts[0].observed,
         answered_by=answered, outcomes=legend(records),
-        chart=Markup(status_chart(records, [(done.time, words.action(done)) for done in result.actions])),  # escaped
-        actions=[words.action(done) for done in result.actions],
+        chart=Markup(status_chart(records, [(done.time, text) for done, text in  # escaped as built
+                                            zip(result.actions, actions, strict=True)])),
+        actions=actions,
         latency=latency, load_line=load_line, requests_total=len(records), failing_total=len(failing),
         shown=shown, matched=matched)
 

@@ -95,12 +95,6 @@ def instrumentation(text: str) -> tuple[str, str, str] | None:
     return (key, request_id, host if isinstance(host, str) else "") if isinstance(request_id, str) else None
 
 
-def arrival(text: str) -> str | None:
-    """The request id of an arrival line, else None."""
-    found = instrumentation(text)
-    return found[1] if found and found[0] == ARRIVAL_KEY else None
-
-
 MESSAGE_CHARS = 160
 WINDOW_SLACK_S = 1.0  # hops log a little before the client sees the answer, and a little after
 

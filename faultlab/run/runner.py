@@ -106,9 +106,9 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
                                            time.monotonic() - step_started, load, evidence, actions))
             emit(StepFinished(result.steps[-1]))
             # A replica that was stopped, restarted or drained starts the next step afresh.
-            acted = {record.action.hop for record in actions}
-            unsettled = [hop for hop in plan.topology.hop_names
-                         if hop in acted or hop in unsettled_hops(plan.topology.hop_names, requests, evidence)]
+            behind = set(unsettled_hops(plan.topology.hop_names, requests, evidence))
+            behind |= {record.action.hop for record in actions}
+            unsettled = [hop for hop in plan.topology.hop_names if hop in behind]
     result.wall_s = time.monotonic() - started
 
 

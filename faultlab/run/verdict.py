@@ -133,18 +133,21 @@ def judge(expect: Expect, records: list[RequestRecord], evidence: Evidence) -> l
     if expect.duplicates is not None:
         checks.append(_duplicates(expect.duplicates, records, evidence))
     if expect.repeated_effects is not None:
-        counts = [evidence.effects.get(record.request_id, 0) for record in records]
-        repeated = sum(count > 1 for count in counts)
+        repeated, performed, _ = _more_than_once(evidence.effects, records)
         checks.append(RepeatedEffectsCheck(expect.repeated_effects.admits(repeated), expect.repeated_effects,
-                                           repeated, sum(count > 0 for count in counts), len(records)))
+                                           repeated, performed, len(records)))
     return checks
 
 
 def _duplicates(expected: CountRange, records: list[RequestRecord], evidence: Evidence) -> DuplicatesCheck:
-    counts = [evidence.arrivals.get(record.request_id, 0) for record in records]
-    duplicated = sum(count > 1 for count in counts)
-    return DuplicatesCheck(expected.admits(duplicated), expected, duplicated, sum(count > 0 for count in counts),
-                           len(records), max(counts, default=0))
+    duplicated, handled, most = _more_than_once(evidence.arrivals, records)
+    return DuplicatesCheck(expected.admits(duplicated), expected, duplicated, handled, len(records), most)
+
+
+def _more_than_once(counted: Counter[str], records: list[RequestRecord]) -> tuple[int, int, int]:
+    """Of the step's requests: how many `counted` saw more than once, how many at all, and the most times one."""
+    counts = [counted.get(record.request_id, 0) for record in records]
+    return sum(count > 1 for count in counts), sum(count > 0 for count in counts), max(counts, default=0)
 
 
 def _counts(counter: Counter[str]) -> Counts:

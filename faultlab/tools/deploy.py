@@ -12,7 +12,7 @@ from __future__ import annotations
 import yaml
 
 from faultlab.hops import Snippet
-from faultlab.model.plan import Plan, StepPlan
+from faultlab.model.plan import StepPlan
 
 FORMAT = "deployment"
 TITLE = "Deployment (apps/v1): preStop sleep before SIGTERM"
@@ -32,7 +32,7 @@ def drain_gaps(step: StepPlan) -> dict[str, float]:
     return gaps
 
 
-def snippets(plan: Plan, step: StepPlan) -> tuple[Snippet, ...]:
+def snippets(step: StepPlan) -> tuple[Snippet, ...]:
     found = []
     for hop, gap in drain_gaps(step).items():
         sleep = max(1, round(gap))

@@ -160,7 +160,7 @@ def build(plan: Plan) -> FixReport:
             added = tuple(c for c in before.diff(stage) if c.key not in carried_keys)
             stages.append(Stage(stage.name, stage.index, stage.step.says, added, stage.expects_error))
             before = stage
-        fixes.append(Fix(tuple(stages), kept, carried, snippets(plan, kept) + deploy.snippets(plan, group[-1]),
+        fixes.append(Fix(tuple(stages), kept, carried, snippets(plan, kept) + deploy.snippets(group[-1]),
                          tuple(group[-1].step.actions)))
     wrong = []
     for step in plan.wrong_fixes:
