@@ -75,16 +75,27 @@ class AccessFields:
     request_id: str
     status: int
     forwarded: bool  # the hop passed the request to the next hop (False: it answered by itself)
+    # The status the next hop answered, where the line says so beyond doubt (None: it does not, or the
+    # hop writes the same status for a failure of its own): the evidence of a next hop that answers a
+    # request without logging it (gunicorn refusing a header line logs a warning, no access line).
+    upstream_answer: int | None = None
 
 
-def json_access(text: str, *, request_id: str, status: str, forwarded: str | None = None) -> AccessFields | None:
-    """Parse a JSON access line with the given key names; None for any other line (error logs etc.)."""
+def json_access(text: str, *, request_id: str, status: str, forwarded: str | None = None,
+                own_failures: frozenset[int] | None = None) -> AccessFields | None:
+    """Parse a JSON access line with the given key names; None for any other line (error logs etc.).
+    `forwarded` names the field that is set when the hop passed the request on. With `own_failures`, that
+    field is the upstream's status (nginx's "502, 200": the last try's is the answer), except for those
+    statuses, which the hop writes there for failures of its own."""
     fields = json_fields(text)
     if fields is None:
         return None
     try:
-        passed_on = forwarded is not None and str(fields.get(forwarded, "")) not in ("", "-", "0")
-        return AccessFields(str(fields[request_id]), int(fields[status]), passed_on)
+        upstream = str(fields.get(forwarded, "")) if forwarded is not None else ""
+        passed_on = upstream not in ("", "-", "0")
+        last = upstream.replace(":", ",").split(",")[-1].strip()
+        answer = int(last) if own_failures is not None and last.isdigit() and int(last) not in own_failures else None
+        return AccessFields(str(fields[request_id]), int(fields[status]), passed_on, answer)
     except (ValueError, KeyError, TypeError):
         return None
 

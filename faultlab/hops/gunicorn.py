@@ -36,6 +36,10 @@ class GunicornKnobs(Knobs):
     # Which gunicorn runs (both are in the image). 21.2.0 is the write-up's behaviour on a worker
     # timeout (connection closed, the proxy says 502); 22.0 and later answer 500 themselves.
     release: Literal["27.0.1", "21.2.0"] = "27.0.1"
+    # The longest request header line gunicorn reads, name and value: a longer one is answered 431
+    # (gunicorn/workers/base.py handle_error, LimitRequestHeaders). Its docs call 0 "unlimited"; 27.0.1
+    # turns 0 back into 8190 (gunicorn/http/message.py), which 400-header-too-large shows.
+    limit_request_field_size: int = Field(8190, ge=0, le=1 << 20)
 
     def longest_wait_s(self) -> float:
         return self.timeout
@@ -51,7 +55,7 @@ _SCALED = ("timeout", "graceful_timeout", "keepalive")
 _LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] "
                        r"\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ")
 _PREFIX = re.compile(r"^\[[^]]*\d\d:\d\d:\d\d[^]]*\] \[\d+\] ")
-NOTABLE = re.compile(r"\[(?:CRITICAL|ERROR)\]|WORKER TIMEOUT|Traceback|RuntimeError|Broken pipe")
+NOTABLE = re.compile(r"\[(?:CRITICAL|ERROR)\]|WORKER TIMEOUT|Traceback|RuntimeError|Broken pipe|Invalid request from")
 
 
 def recognise_log(text: str) -> ParsedLine | None:
@@ -69,8 +73,8 @@ def message(text: str) -> str:
 # The fix, as gunicorn.conf.py and flags ------------------------------------------------------------
 
 _ASSIGNMENT = re.compile(r"^(\w+) = (.*?)(?:\s+# .*)?$")
-# gunicorn's flag is --<name with dashes> for every setting the lab sets, except this one.
-_FLAG_SPELLING = {"keepalive": "--keep-alive"}
+# gunicorn's flag is --<name with dashes> for every setting the lab sets, except these (gunicorn/config.py).
+_FLAG_SPELLING = {"keepalive": "--keep-alive", "limit_request_field_size": "--limit-request-field_size"}
 APP = "faultapp:app"  # the lab's app; yours goes here
 
 
@@ -110,6 +114,7 @@ class GunicornHop(AppServerAccess):
             f"threads = {knobs.threads}",
             f'worker_class = "{knobs.worker_class}"',
             *(f"{name} = {value}  # story {format_duration(getattr(knobs, name))}" for name, value in scaled.items()),
+            f"limit_request_field_size = {knobs.limit_request_field_size}",
             'accesslog = "-"',
             'errorlog = "-"',
             'loglevel = "info"',
@@ -129,6 +134,9 @@ class GunicornHop(AppServerAccess):
         ]
         settings += [Setting(name, str(getattr(knobs, name)), str(getattr(knobs, name)), name in explicit)
                      for name in ("release", "workers", "worker_class")]
+        if "limit_request_field_size" in explicit:
+            size = str(knobs.limit_request_field_size)
+            settings.append(Setting("limit_request_field_size", size, size, True))
         if knobs.worker_class == "gthread":  # the sync worker closes every connection after its answer
             settings += [Setting("threads", str(knobs.threads), str(knobs.threads), "threads" in explicit),
                          Setting("keepalive", format_duration(knobs.keepalive),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from faultlab.hops import nginx
 from faultlab.hops.base import (
@@ -100,7 +100,11 @@ ANNOTATIONS: dict[str, Annotation] = {
     "proxy-next-upstream": Annotation("proxy_next_upstream", _next_upstream),
     "proxy-next-upstream-tries": Annotation("proxy_next_upstream_tries", _count),
     "proxy-next-upstream-timeout": Annotation("proxy_next_upstream_timeout", _whole_seconds),
+    # proxy_buffers is written as <proxy-buffers-number> <proxy-buffer-size> (nginx.tmpl), so the buffers
+    # grow with the header buffer and nginx's busy-buffers check holds.
     "proxy-buffer-size": Annotation("proxy_buffer_size", _nginx_size),
+    "proxy-buffers-number": Annotation("proxy_buffers_number", _count),
+    "proxy-busy-buffers-size": Annotation("proxy_busy_buffers_size", _nginx_size),
 }
 
 # ConfigMap keys (controller-wide): the per-Ingress annotations of the same names override them.
@@ -114,6 +118,10 @@ CONFIGMAP: dict[str, Annotation] = {
     "retry-non-idempotent": Annotation("retry_non_idempotent", _true_false),
     # How long the controller keeps an idle client connection (nginx.tmpl: keepalive_timeout {{ $cfg.KeepAlive }}s).
     "keep-alive": Annotation("keepalive_timeout", _whole_seconds),
+    # Request header lines (nginx.tmpl: large_client_header_buffers {{ $cfg.LargeClientHeaderBuffers }}).
+    "large-client-header-buffers": Annotation("large_client_header_buffers",
+                                              lambda v: NginxKnobs(large_client_header_buffers=v)
+                                              .large_client_header_buffers),
 }
 
 # ingress-nginx's defaults (ConfigMap defaults in internal/ingress/controller/config/config.go and what
@@ -135,12 +143,16 @@ INGRESS_DEFAULTS = NginxKnobs(
     proxy_next_upstream_timeout=0,
     proxy_buffer_size="4k",
     proxy_buffers="4 4k",
+    large_client_header_buffers="4 8k",
     error_log_level="notice",
     client_header_timeout=60,
     client_body_timeout=60,
     keepalive_timeout=75,
     reset_timedout_connection=True,
 )
+
+
+INGRESS_DEFAULTS_BUFFERS_NUMBER = 4  # ProxyBuffersNumber (config.go)
 
 
 class IngressKnobs(Knobs):
@@ -172,6 +184,14 @@ class IngressKnobs(Knobs):
             return value
         return {str(k): str(v) for k, v in value.items()}
 
+    @model_validator(mode="after")
+    def _buffers_fit(self) -> IngressKnobs:
+        # The controller's nginx -t would refuse the rendered location; the lab says so before it starts.
+        problem = nginx.buffers_problem(self.effective()[0])
+        if problem:
+            raise ValueError(f"the controller's nginx -t would refuse the location ingress-nginx renders: {problem}")
+        return self
+
     def _parsed(self) -> tuple[dict[str, object], list[tuple[str, str]]]:
         """The directives the annotations set, and the (name, value) pairs ingress-nginx rejects."""
         updates: dict[str, object] = {}
@@ -196,7 +216,13 @@ class IngressKnobs(Knobs):
         if updates.pop("retry_non_idempotent", False):
             words = str(updates.get("proxy_next_upstream", INGRESS_DEFAULTS.proxy_next_upstream)).split()
             updates["proxy_next_upstream"] = " ".join([w for w in words if w != "non_idempotent"] + ["non_idempotent"])
-        return INGRESS_DEFAULTS.model_copy(update=updates), set(updates)
+        explicit = set(updates)
+        number = updates.pop("proxy_buffers_number", None)
+        if number is not None or "proxy_buffer_size" in updates:
+            # A consequence of the two annotations, not a setting of its own.
+            size = updates.get("proxy_buffer_size", INGRESS_DEFAULTS.proxy_buffer_size)
+            updates["proxy_buffers"] = f"{number or INGRESS_DEFAULTS_BUFFERS_NUMBER} {size}"
+        return INGRESS_DEFAULTS.model_copy(update=updates), explicit
 
     def rejected(self) -> list[tuple[str, str]]:
         """Annotation values ingress-nginx's validators refuse (e.g. proxy-read-timeout "600s", proxy-body-size

@@ -30,12 +30,15 @@ from faultlab.hops.base import (
     lab_json_recogniser,
     story_duration,
 )
-from faultlab.units import Duration, format_duration
+from faultlab.units import Duration, format_duration, format_size, parse_size
 
 _NGINX_SIZE = re.compile(r"^\d+[kKmMgG]?$")
 _RATE = re.compile(r"^\d+r/[sm]$")
+_BUFFERS = re.compile(r"^\d+ \d+[kKmM]?$")
+PAGE_SIZE = 4096  # nginx's default buffer size is one memory page: 4 KiB on x86-64 and arm64 Linux
 TIMEOUTS = ("connect_timeout", "send_timeout", "read_timeout")
 PER_FAMILY = (*TIMEOUTS, "ignore_client_abort", "request_buffering", "buffering")
+BUFFERS = ("buffer_size", "buffers", "busy_buffers_size")
 HEALTH_PORT = 9901  # compose files probe it (FAULTLAB_HEALTH_PORT)
 
 
@@ -70,8 +73,17 @@ class NginxKnobs(Knobs):
     # nginx may retry the same server, as ingress-nginx's Lua balancer does with a single pod.
     proxy_next_upstream_tries: int = Field(0, ge=0, le=20)
     proxy_next_upstream_timeout: Duration = 0.0  # 0: no limit
-    proxy_buffer_size: str | None = None  # None: nginx's default (one memory page)
-    proxy_buffers: str | None = None  # e.g. "4 4k"
+    # The buffer for the upstream's response header (`*_buffer_size`: the whole header block must fit in
+    # it), the body buffers, and how many of those may be busy sending; None: nginx's defaults (one
+    # memory page, 8 pages, twice the larger of the two), checked as nginx -t checks them.
+    proxy_buffer_size: str | None = None
+    proxy_buffers: str | None = None  # "<number> <size>", e.g. "4 16k"
+    proxy_busy_buffers_size: str | None = None
+    uwsgi_buffer_size: str | None = None
+    uwsgi_buffers: str | None = None
+    uwsgi_busy_buffers_size: str | None = None
+    # Buffers for a long request line or header line ("4 8k"): one line longer than the size is a 400.
+    large_client_header_buffers: str | None = None
     error_log_level: Literal["debug", "info", "notice", "warn", "error"] = "info"
     # Client-side timeouts: None leaves nginx's own (unscaled) default; a value is rendered scaled.
     client_header_timeout: Duration | None = None
@@ -86,6 +98,20 @@ class NginxKnobs(Knobs):
         if not _NGINX_SIZE.match(text):
             raise ValueError(f"{value!r} is not an nginx size; write e.g. '1m', '1024m', '512k' or '0'")
         return text
+
+    @field_validator("proxy_buffer_size", "proxy_busy_buffers_size", "uwsgi_buffer_size", "uwsgi_busy_buffers_size")
+    @classmethod
+    def _buffer_size(cls, value: str | None) -> str | None:
+        if value is not None and (not _NGINX_SIZE.match(value) or value[-1] in "gG"):
+            raise ValueError(f"{value!r} is not an nginx buffer size; write e.g. '16k'")
+        return value
+
+    @field_validator("proxy_buffers", "uwsgi_buffers", "large_client_header_buffers")
+    @classmethod
+    def _buffers(cls, value: str | None) -> str | None:
+        if value is not None and not _BUFFERS.match(value):
+            raise ValueError(f"{value!r}: write a number of buffers and their size, e.g. '4 16k'")
+        return value
 
     @field_validator("limit_req_rate")
     @classmethod
@@ -103,6 +129,13 @@ class NginxKnobs(Knobs):
                              f"{'uwsgi' if other == 'uwsgi' else 'http'} (this hop talks {self.upstream_protocol})")
         return self
 
+    @model_validator(mode="after")
+    def _buffers_fit(self) -> NginxKnobs:
+        problem = buffers_problem(self)
+        if problem:
+            raise ValueError(f"nginx -t would refuse this: {problem}")
+        return self
+
     @property
     def family(self) -> str:
         return "proxy" if self.upstream_protocol == "http" else "uwsgi"
@@ -115,6 +148,36 @@ class NginxKnobs(Knobs):
 
     def longest_wait_s(self) -> float:
         return max(float(self.value(name)) for name in TIMEOUTS)  # type: ignore[arg-type]
+
+
+def _bytes(size: str) -> int:
+    return parse_size(size.lower())
+
+
+def buffers_problem(knobs: NginxKnobs) -> str | None:
+    """What nginx -t would say about the family's buffer sizes, or None: the checks of
+    ngx_http_{proxy,uwsgi}_merge_loc_conf (nginx 1.22.1, src/http/modules/), with nginx's defaults
+    (buffer_size one page, buffers 8 pages, busy_buffers_size twice the larger buffer)."""
+    family = knobs.family
+    buffer_size = _bytes(knobs.value("buffer_size") or str(PAGE_SIZE))  # type: ignore[arg-type]
+    number, _, each = str(knobs.value("buffers") or f"8 {PAGE_SIZE}").partition(" ")
+    count, each_bytes = int(number), _bytes(each)
+    if count < 2:
+        return f'there must be at least 2 "{family}_buffers"'
+    larger = max(buffer_size, each_bytes)
+    busy_setting = knobs.value("busy_buffers_size")
+    busy = _bytes(busy_setting) if busy_setting else 2 * larger  # type: ignore[arg-type]
+    said = f"{family}_busy_buffers_size is {busy_setting}" if busy_setting else (
+        f"{family}_busy_buffers_size defaults to twice the larger buffer, {format_size(busy)}")
+    if busy < larger:
+        return (f'"{family}_busy_buffers_size" must be equal to or greater than the maximum of '
+                f'the value of "{family}_buffer_size" and one of the "{family}_buffers" ({said})')
+    if busy > (count - 1) * each_bytes:
+        return (f'"{family}_busy_buffers_size" must be less than the size of all '
+                f'"{family}_buffers" minus one buffer ({said}; {count} - 1 buffers of {format_size(each_bytes)} '
+                f'are {format_size((count - 1) * each_bytes)}): raise {family}_buffers too, e.g. '
+                f'"4 {larger // 1024}k"')
+    return None
 
 
 @cache
@@ -155,15 +218,15 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
             ("proxy_next_upstream_timeout", _lab_ms(knobs.proxy_next_upstream_timeout, ctx)
              if knobs.proxy_next_upstream_timeout else "0"),
         ]
-    if http and knobs.proxy_buffer_size:
-        upstream_directives.append(("proxy_buffer_size", knobs.proxy_buffer_size))
-    if http and knobs.proxy_buffers:
-        upstream_directives.append(("proxy_buffers", knobs.proxy_buffers))
+    upstream_directives += [(knobs.directive(name), str(knobs.value(name))) for name in BUFFERS
+                            if knobs.value(name) is not None]
     client = [(name, _lab_ms(getattr(knobs, name), ctx))
               for name in ("client_header_timeout", "client_body_timeout", "keepalive_timeout")
               if getattr(knobs, name) is not None]
     if knobs.reset_timedout_connection:
         client.append(("reset_timedout_connection", "on"))
+    if knobs.large_client_header_buffers:
+        client.append(("large_client_header_buffers", knobs.large_client_header_buffers))
     return _template().render(
         error_log_level=knobs.error_log_level,
         client_directives=client,
@@ -201,6 +264,10 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
         else:
             story = lab = _on_off(value)
         settings.append(Setting(directive, story, lab, directive in explicit))
+    for directive, value in [(knobs.directive(name), knobs.value(name)) for name in BUFFERS] + [
+            ("large_client_header_buffers", knobs.large_client_header_buffers)]:
+        if value is not None:
+            settings.append(Setting(directive, str(value), str(value), directive in explicit))
     if knobs.limit_conn is not None:
         settings.append(Setting("limit_conn", str(knobs.limit_conn), str(knobs.limit_conn), True))
     if knobs.limit_req_rate is not None:
@@ -221,8 +288,15 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
     return settings
 
 
+# What nginx writes into $upstream_status when it gave up on the upstream itself (ngx_http_upstream_next,
+# src/http/ngx_http_upstream.c 1.22.1: 502 for an error or an invalid header, 504 for a timeout); any other
+# status there is the upstream's answer.
+OWN_FAILURES = frozenset({502, 504})
+
+
 def parse_access(text: str) -> AccessFields | None:
-    return json_access(text, request_id="request_id", status="status", forwarded="upstream_status")
+    return json_access(text, request_id="request_id", status="status", forwarded="upstream_status",
+                       own_failures=OWN_FAILURES)
 
 
 # Default formats, for diagnose ------------------------------------------------------------------

@@ -55,6 +55,7 @@ class AccessEvent:
     status: int
     forwarded: bool  # the hop passed the request on
     ts: float
+    upstream_answer: int | None = None  # the next hop's status as this hop logged it (AccessFields)
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,10 @@ class Evidence:
         statuses = self._statuses.get(request_id, {})
         reached = self.reached.get(request_id, [])
         return [TraceHop(hop, (client_status if client_status in statuses.get(hop, ()) else events[hop].status)
-                         if hop in events else None,
+                         if hop in events else (self._silent_answer(request_id, self.hops[index - 1], hop)
+                                                if index else None),
                          replicas=tuple(replica for where, replica in reached if where == hop))
-                for hop in self.hops]
+                for index, hop in enumerate(self.hops)]
 
     def explained(self, request_id: str, client_status: int | None, window: tuple[float, float]) -> list[TraceHop]:
         """The trace, with the first notable line each hop logged during the request, from the hop
@@ -198,8 +200,15 @@ class Evidence:
             following = self.hops[index + 1] if index + 1 < len(self.hops) else None
             if client_status in statuses.get(hop, ()) and (
                     following is None or client_status not in statuses.get(following, ())):
-                return hop
+                return following if self._silent_answer(request_id, hop, following) == client_status else hop
         return None
+
+    def _silent_answer(self, request_id: str, hop: str, following: str | None) -> int | None:
+        """The status `following` answered without an access line of its own, as `hop` logged it."""
+        events = self._by_request.get(request_id, {})
+        if following is None or following in events or hop not in events:
+            return None
+        return events[hop].upstream_answer
 
     def matching(self, hop: str, pattern: str, stream: str = "any") -> list[LogLine]:
         regex = re.compile(pattern)
@@ -229,7 +238,8 @@ def _read(source: LogSource, hop: str, kind: str, since: float, counted: dict[st
         fields = parse(text)
         lines.append(LogLine(hop, "access" if fields else "error", ts, text))
         if fields:
-            events.append(AccessEvent(hop, fields.request_id, fields.status, fields.forwarded, ts))
+            events.append(AccessEvent(hop, fields.request_id, fields.status, fields.forwarded, ts,
+                                      fields.upstream_answer))
     return lines, events
 
 

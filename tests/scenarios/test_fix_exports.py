@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from faultlab import paths
-from faultlab.hops import HOP_KINDS, RenderContext
+from faultlab.hops import HOP_KINDS, RenderContext, nginx
 from faultlab.hops.base import STORY, Snippet
 from faultlab.hops.gunicorn import assignments
 from faultlab.hops.ingress import CONFIGMAP_TITLE, PREFIX, IngressKnobs
@@ -158,6 +158,37 @@ def test_nginx_and_ingress_snippets_pass_nginx_t(client, image_tags, nginx_files
         for name, (label, text) in nginx_files.items():
             code, _, err = run(box, ["nginx", "-t", "-c", f"{BOX}/{name}"])
             assert code == 0 and "syntax is ok" in err, f"{label}: nginx -t rejected\n{text}\n{err}"
+
+
+# The buffer sizes the lab refuses at load are the ones nginx -t refuses: header buffer, body buffers and
+# busy size in both families, each combination nginx's merge checks tell apart.
+BUFFER_CASES = [
+    ("proxy", {"buffer_size": "16k"}), ("proxy", {"buffer_size": "14k"}),
+    ("proxy", {"buffer_size": "16k", "buffers": "4 16k"}),
+    ("proxy", {"buffer_size": "16k", "busy_buffers_size": "16k"}),
+    ("proxy", {"buffers": "1 4k"}), ("proxy", {"buffers": "2 4k"}),
+    ("proxy", {"buffer_size": "16k", "buffers": "8 16k", "busy_buffers_size": "8k"}),
+    ("uwsgi", {"buffer_size": "32k"}), ("uwsgi", {"buffer_size": "32k", "buffers": "8 32k"}),
+    ("uwsgi", {"busy_buffers_size": "64k"}),
+]
+
+
+def test_the_lab_refuses_exactly_the_buffer_sizes_nginx_t_refuses(client, image_tags):
+    files, expected = {}, {}
+    for index, (family, values) in enumerate(BUFFER_CASES):
+        directives = " ".join(f"{family}_{name} {value};" for name, value in values.items())
+        name = f"buffers-{index}.conf"
+        files[name] = f"pid /tmp/{name}.pid;\nevents {{}}\nhttp {{ server {{ location / {{ {directives} }} }} }}\n"
+        knobs = nginx.NginxKnobs.model_construct(upstream_protocol="http" if family == "proxy" else "uwsgi",
+                                                 **{f"{family}_{key}": value for key, value in values.items()})
+        expected[name] = nginx.buffers_problem(knobs)
+    with toolbox(client, image_tags["nginx"], files) as box:
+        for name, problem in expected.items():
+            code, _, err = run(box, ["nginx", "-t", "-c", f"{BOX}/{name}"])
+            if problem is None:
+                assert code == 0, f"{files[name]}: the lab accepts it, nginx -t refused\n{err}"
+            else:  # the lab's message starts with nginx's own words
+                assert code != 0 and problem.split(" (")[0] in err, f"{files[name]}: lab: {problem!r}; nginx:\n{err}"
 
 
 @pytest.mark.parametrize("label,snippet", _snippets("ingress"), ids=[label for label, _ in _snippets("ingress")])
@@ -295,9 +326,14 @@ def test_traefik_loads_every_snippet_and_reports_its_values(client, image_tags):
         files[f"traefik-{index}.yml"] = yaml.safe_dump(static)
         files[f"dynamic-{index}.yml"] = yaml.safe_dump(dynamic)
     with toolbox(client, image_tags["traefik"], files) as box:
-        starts = "; ".join(f"(timeout 3 traefik --configFile={BOX}/traefik-{i}.yml > {BOX}/traefik-{i}.log 2>&1 &)"
+        starts = "; ".join(f"(timeout 60 traefik --configFile={BOX}/traefik-{i}.yml > {BOX}/traefik-{i}.log 2>&1 &)"
                           for i in range(len(cases)))
-        run(box, ["bash", "-c", f"{starts}; sleep 3.5"])
+        # Every traefik has loaded its file provider's config (or 50 s passed): a dozen of them starting
+        # at once on 2 cores take longer than the one second each takes alone.
+        from_file = "grep -q '\"providerName\":\"file\"'"
+        loaded = " && ".join(f"grep 'Configuration received' {BOX}/traefik-{i}.log | {from_file}"
+                             for i in range(len(cases)))
+        run(box, ["bash", "-c", f"{starts}; for _ in $(seq 100); do {loaded} && break; sleep 0.5; done"])
         for index, case in enumerate(cases):
             _, log, _ = run(box, ["cat", f"traefik-{index}.log"])
             lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]

@@ -28,6 +28,25 @@ def test_a_killed_worker_logs_nothing_so_the_proxy_in_front_answered():
     assert seen.answered_by("r1", 502) == "ingress"
 
 
+def test_an_app_that_answers_without_an_access_line_is_read_from_the_proxys_upstream_status():
+    from faultlab.hops.nginx import parse_access
+
+    def ingress(upstream_status: str, status: int) -> AccessEvent:
+        fields = parse_access(f'{{"request_id":"r1","status":{status},"upstream_status":"{upstream_status}"}}')
+        assert fields is not None
+        return AccessEvent("ingress", "r1", fields.status, fields.forwarded, 0.0, fields.upstream_answer)
+
+    # gunicorn refusing a header line answers 431 and logs a warning, no access line.
+    seen = Evidence(HOPS, [], [AccessEvent("host-nginx", "r1", 431, True, 0.0), ingress("431", 431)])
+    assert seen.answered_by("r1", 431) == "app"
+    assert [hop.status for hop in seen.trace("r1", 431)] == [431, 431, 431]
+    # nginx writes 502 and 504 there for failures of its own: those stay the proxy's.
+    for status in (502, 504):
+        seen = Evidence(HOPS, [], [AccessEvent("host-nginx", "r1", status, True, 0.0), ingress(str(status), status)])
+        assert seen.answered_by("r1", status) == "ingress"
+    assert ingress("502, 200", 200).upstream_answer == 200
+
+
 def test_no_response_means_no_hop_answered():
     assert evidence(("host-nginx", 502, True)).answered_by("r1", None) is None
 

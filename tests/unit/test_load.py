@@ -205,6 +205,16 @@ def test_an_idempotency_key_is_each_requests_own_id_and_only_when_asked(server: 
         run_load(server.url, LoadSpec("GET", "/", headers=(("Idempotency-Key", "k"),), idempotency_key=True))
 
 
+def test_the_request_id_is_sent_right_after_host_so_a_refused_later_header_still_has_it() -> None:
+    from faultlab.run.traffic.load import _request_parts
+
+    head, tail = _request_parts(LoadSpec("POST", "/", body=b"{}", headers=(("Cookie", "x" * 20),),
+                                         idempotency_key=True), "127.0.0.1:80")
+    lines = (head + b"r1" + b"\r\nIdempotency-Key: r1" + tail).decode().split("\r\n")
+    assert lines[:3] == ["POST / HTTP/1.1", "Host: 127.0.0.1:80", "X-Request-ID: r1"]
+    assert "Cookie: " + "x" * 20 in lines and lines[-2:] == ["", "{}"]
+
+
 @pytest.mark.parametrize("keepalive", [False, True])
 def test_a_body_too_big_for_one_send_is_sent_whole(server: Server, keepalive: bool) -> None:
     body = bytes(range(256)) * 16384  # 4 MiB: the socket buffer fills, so the engine waits for writability

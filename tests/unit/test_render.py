@@ -126,6 +126,13 @@ def _ingress_conf(servers: tuple[str, ...] = (), **knobs: object) -> str:
                                                                      TimeScale.parse("1"), servers))["nginx.conf"]
 
 
+def _nginx_conf(**knobs: object) -> str:
+    from faultlab.hops.nginx import NginxHop
+
+    return NginxHop().render(NginxKnobs(**knobs), RenderContext("nginx", 8080, "app:8000",
+                                                                TimeScale.parse("1")))["nginx.conf"]
+
+
 def test_the_ingress_hop_keeps_upstream_connections_and_retries_like_ingress_nginx():
     conf = _ingress_conf()
     # ingress-nginx's upstream_balancer block and per-location retries (nginx.tmpl, controller-v1.15.1)
@@ -136,6 +143,35 @@ def test_the_ingress_hop_keeps_upstream_connections_and_retries_like_ingress_ngi
     assert "proxy_next_upstream error timeout;" in conf and "proxy_next_upstream_tries 3;" in conf
     assert "error_log stderr notice;" in conf and "reset_timedout_connection on;" in conf
     assert "proxy_buffer_size 4k;" in conf and "proxy_buffers 4 4k;" in conf
+
+
+def test_ingress_proxy_buffers_follow_the_buffer_size_annotation_as_its_template_writes_them():
+    conf = _ingress_conf(annotations={"nginx.ingress.kubernetes.io/proxy-buffer-size": "16k"})
+    assert "proxy_buffer_size 16k;" in conf and "proxy_buffers 4 16k;" in conf
+    conf = _ingress_conf(annotations={"nginx.ingress.kubernetes.io/proxy-buffers-number": "8"})
+    assert "proxy_buffers 8 4k;" in conf
+    conf = _ingress_conf(configmap={"large-client-header-buffers": "4 32k"})
+    assert "large_client_header_buffers 4 32k;" in conf.split("server {")[0]  # http level, as nginx.tmpl
+    with pytest.raises(ValueError, match="controller's nginx -t would refuse .*proxy_busy_buffers_size"):
+        IngressKnobs(annotations={"nginx.ingress.kubernetes.io/proxy-busy-buffers-size": "64k"})
+
+
+@pytest.mark.parametrize("knobs,refused", [
+    ({"proxy_buffer_size": "16k"}, "must be less than the size of all \"proxy_buffers\" minus one buffer"),
+    ({"proxy_buffer_size": "16k", "proxy_buffers": "4 16k"}, None),
+    ({"proxy_buffer_size": "14k"}, None),
+    ({"upstream_protocol": "uwsgi", "uwsgi_buffer_size": "8k", "uwsgi_busy_buffers_size": "4k"},
+     "must be equal to or greater than"),
+    ({"proxy_buffers": "1 8k"}, "at least 2"),
+])
+def test_nginx_buffer_sizes_are_checked_as_nginx_t_checks_them(knobs, refused):
+    if refused is None:
+        family = "uwsgi" if knobs.get("upstream_protocol") == "uwsgi" else "proxy"
+        conf = _nginx_conf(**knobs)
+        assert all(f"{name} {value};" in conf for name, value in knobs.items() if name.startswith(family))
+    else:
+        with pytest.raises(ValueError, match=refused):
+            NginxKnobs(**knobs)
 
 
 def test_a_drained_replica_leaves_the_upstream_list_even_without_an_upstream_block():

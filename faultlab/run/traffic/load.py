@@ -471,7 +471,11 @@ def _request_parts(spec: LoadSpec, host: str) -> tuple[bytes, bytes]:
     lines = [f"{spec.method} {spec.path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.values())]
     if any("\r" in line or "\n" in line for line in lines):
         raise ValueError("CR or LF inside the request line or a header")
-    return "\r\n".join([*lines, "X-Request-ID: "]).encode("latin-1"), b"\r\n\r\n" + spec.body
+    # X-Request-ID right after Host: a server that refuses a later header line (a big Cookie) has read the
+    # id by then and logs it, so the lab can still tell which hop answered.
+    head, rest = lines[:2], lines[2:]
+    return ("\r\n".join([*head, "X-Request-ID: "]).encode("latin-1"),
+            ("".join(f"\r\n{line}" for line in rest) + "\r\n\r\n").encode("latin-1") + spec.body)
 
 
 def _target(base_url: str) -> tuple[tuple[str, int], str]:

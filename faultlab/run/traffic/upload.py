@@ -63,7 +63,8 @@ def send_uploads(base_url: str, path: str, *, size: int, chunked: bool, params: 
     with httpx.Client(timeout=timeout) as client:
         for _ in range(count):
             record = RequestRecord(request_id=uuid.uuid4().hex, started_at=time.time())
-            request_headers = {**headers, "X-Request-ID": record.request_id,
+            # The lab's id first, as the load engine sends it (read before a header a server refuses).
+            request_headers = {"X-Request-ID": record.request_id, **headers,
                                "Content-Type": "application/octet-stream"}
             if not chunked:
                 request_headers["Content-Length"] = str(size)  # httpx then streams the generator unchunked
