@@ -140,6 +140,18 @@ def slow():  # noqa: ANN201
     return jsonify(slept_s=seconds)
 
 
+@app.get("/session")
+def session():  # noqa: ANN201
+    """A sign-in answer with big response headers: `cookies` Set-Cookie headers of `cookie_bytes` bytes of
+    value each (a session split over several cookies, a JWT), the answer's body small."""
+    count = min(int(request.args.get("cookies", 1)), 16)
+    size = min(int(request.args.get("cookie_bytes", 64)), 1 << 16)
+    response = jsonify(cookies=count, cookie_bytes=size)
+    for index in range(count):
+        response.headers.add("Set-Cookie", f"session.{index}={'x' * size}; Path=/; HttpOnly")
+    return response
+
+
 @app.get("/error")
 def error():  # noqa: ANN201
     # The upstream's own bug: Flask turns this into a 500 that every proxy passes through.
