@@ -71,6 +71,14 @@ def format_size(n_bytes: int) -> str:
     return f"{n_bytes} B"
 
 
+def exact_size(n_bytes: int) -> str:
+    """Bytes in the largest binary unit that divides them: '128MiB', '1536KiB', '10000' (parse_size reads it back)."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes and n_bytes % factor == 0:
+            return f"{n_bytes // factor}{unit}"
+    return str(n_bytes)
+
+
 # The published JSON Schema (schema/scenario.schema.json) shows what a scenario file may say.
 _DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
                               {"type": "string", "pattern": r"^\d+(\.\d+)?\s*(ms|s|m|h)?$"}],
@@ -81,6 +89,9 @@ _SIZE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0},
 Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_duration),
                      WithJsonSchema(_DURATION_SCHEMA, mode="validation")]
 Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA, mode="validation")]
+# A size a knob holds: shown and compared as written ("128MiB"), not as a count of bytes.
+KnobSize = Annotated[int, BeforeValidator(parse_size), PlainSerializer(exact_size),
+                     WithJsonSchema(_SIZE_SCHEMA, mode="validation")]
 
 
 MAX_DENOMINATOR = 10_000

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Protocol
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from faultlab.units import TimeScale
@@ -37,6 +38,10 @@ class Knobs(BaseModel):
     def longest_wait_s(self) -> float:
         """Story seconds this hop may wait before giving up (sizes the client's own timeout)."""
         raise NotImplementedError
+
+    def memory_limit_bytes(self) -> int | None:
+        """The container's memory limit (a Kubernetes `resources.limits.memory`), None: none."""
+        return None
 
     def stop_grace_s(self) -> float | None:
         """Story seconds the server gives its requests after SIGTERM before it stops anyway; None: no
@@ -122,6 +127,34 @@ class Snippet:
     hop: str
     title: str  # which file or form, e.g. "gunicorn.conf.py" or "gunicorn command line"
     text: str
+
+
+DEPLOYMENT_FORMAT = "deployment"  # Kubernetes Deployment fragments: a preStop hook, a container's resources
+MEMORY_TITLE = "Deployment (apps/v1): the container's memory limit"
+
+
+def _quantity(n_bytes: int) -> str:
+    """Bytes as a Kubernetes quantity: 512Mi, 1Gi, or plain bytes."""
+    for suffix, unit in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if n_bytes % unit == 0:
+            return f"{n_bytes // unit}{suffix}"
+    return str(n_bytes)
+
+
+def memory_limit_snippet(hop: str, before: int | None, after: int | None) -> list[Snippet]:
+    """A changed container memory limit, as the Deployment's resources (the lab's docker update)."""
+    if after is None or before == after:  # a limit is never lifted (the scenario loader refuses it)
+        return []
+    quantity = _quantity(after)
+    container = {"name": hop, "image": "your-image",
+                 "resources": {"requests": {"memory": quantity}, "limits": {"memory": quantity}}}
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": hop},
+                "spec": {"selector": {"matchLabels": {"app": hop}},
+                         "template": {"metadata": {"labels": {"app": hop}}, "spec": {"containers": [container]}}}}
+    return [Snippet(DEPLOYMENT_FORMAT, hop, MEMORY_TITLE,
+                    "# Above the limit the kernel's OOM killer kills the container's largest process. The request\n"
+                    "# equals the limit, so the scheduler places the pod where that much is free. Merge into your\n"
+                    "# Deployment.\n" + yaml.safe_dump(manifest, sort_keys=False))]
 
 
 def changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -16,8 +16,9 @@ from faultlab.hops.base import (
     Setting,
     Snippet,
     lab_json_recogniser,
+    memory_limit_snippet,
 )
-from faultlab.units import Duration, format_duration
+from faultlab.units import Duration, KnobSize, format_duration, format_size
 
 # JSON so the lab can parse it; %({x-request-id}i)s is the header nginx passes on.
 ACCESS_LOG_FORMAT = (
@@ -40,6 +41,14 @@ class GunicornKnobs(Knobs):
     # (gunicorn/workers/base.py handle_error, LimitRequestHeaders). Its docs call 0 "unlimited"; 27.0.1
     # turns 0 back into 8190 (gunicorn/http/message.py), which 400-header-too-large shows.
     limit_request_field_size: int = Field(8190, ge=0, le=1 << 20)
+    # The container's memory limit (Kubernetes' resources.limits.memory): above it the kernel's OOM
+    # killer kills the largest process in the container, a worker in the middle of its request.
+    memory_limit: KnobSize | None = Field(None, ge=32 << 20)
+    # A worker is replaced after this many requests (0: never), gunicorn's guard against a slow leak.
+    max_requests: int = Field(0, ge=0)
+
+    def memory_limit_bytes(self) -> int | None:
+        return self.memory_limit
 
     def longest_wait_s(self) -> float:
         return self.timeout
@@ -115,6 +124,9 @@ class GunicornHop(AppServerAccess):
             f'worker_class = "{knobs.worker_class}"',
             *(f"{name} = {value}  # story {format_duration(getattr(knobs, name))}" for name, value in scaled.items()),
             f"limit_request_field_size = {knobs.limit_request_field_size}",
+            f"max_requests = {knobs.max_requests}",
+            *([f"# container memory limit: {format_size(knobs.memory_limit)} (docker update, not a gunicorn setting)"]
+              if knobs.memory_limit else []),
             'accesslog = "-"',
             'errorlog = "-"',
             'loglevel = "info"',
@@ -134,9 +146,13 @@ class GunicornHop(AppServerAccess):
         ]
         settings += [Setting(name, str(getattr(knobs, name)), str(getattr(knobs, name)), name in explicit)
                      for name in ("release", "workers", "worker_class")]
-        if "limit_request_field_size" in explicit:
-            size = str(knobs.limit_request_field_size)
-            settings.append(Setting("limit_request_field_size", size, size, True))
+        for name in ("limit_request_field_size", "max_requests"):
+            if name in explicit:
+                value = str(getattr(knobs, name))
+                settings.append(Setting(name, value, value, True))
+        if knobs.memory_limit is not None:
+            settings.append(Setting("memory limit (container)", format_size(knobs.memory_limit),
+                                    format_size(knobs.memory_limit), True))
         if knobs.worker_class == "gthread":  # the sync worker closes every connection after its answer
             settings += [Setting("threads", str(knobs.threads), str(knobs.threads), "threads" in explicit),
                          Setting("keepalive", format_duration(knobs.keepalive),
@@ -148,14 +164,15 @@ class GunicornHop(AppServerAccess):
         old = assignments(self.render(before, story)["gunicorn.conf.py"])
         new = assignments(self.render(after, story)["gunicorn.conf.py"])
         changed = {name: value for name, value in new.items() if old.get(name) != value}
+        memory = memory_limit_snippet(ctx.hop, before.memory_limit, after.memory_limit)
         note = ""
         if before.release != after.release:
             note = (f"# The step also runs gunicorn {after.release} instead of {before.release}: "
                     "a different release, not a setting.\n")
         if not changed:
-            return [Snippet("gunicorn", ctx.hop, "gunicorn.conf.py", note)] if note else []
+            return ([Snippet("gunicorn", ctx.hop, "gunicorn.conf.py", note)] if note else []) + memory
         conf = note + "".join(f"{name} = {value}\n" for name, value in changed.items())
         flags = " ".join(flag(name, value) for name, value in changed.items())
         command = f"gunicorn {flags} {APP}  # {APP} is the lab's app: put yours\n"
         return [Snippet("gunicorn", ctx.hop, "gunicorn.conf.py", conf),
-                Snippet("gunicorn", ctx.hop, "gunicorn command line", command)]
+                Snippet("gunicorn", ctx.hop, "gunicorn command line", command), *memory]

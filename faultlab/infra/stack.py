@@ -58,6 +58,7 @@ class Stack:
         self._knobs: dict[str, Knobs] = {}
         self._drained: dict[str, set[int]] = {}  # hop -> replicas out of the rotation of the proxy in front
         self._containers: dict[str, list[Container]] = {}
+        self._memory: dict[str, int | None] = {}  # hop -> the memory limit its containers have now
         self._removed = True
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -87,6 +88,7 @@ class Stack:
     def up(self, knobs: dict[str, Knobs]) -> None:
         self.write(knobs)
         self._compose(["up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT_S)], UP_TIMEOUT_S + 30)
+        self._limit_memory()
 
     def apply(self, knobs: dict[str, Knobs], also_restart: list[str], scale: TimeScale | None = None) -> list[str]:
         """Render the new knobs (at `scale`, when a step has its own); restart the hops whose config
@@ -94,7 +96,9 @@ class Stack:
         if scale is not None:
             self.scale = scale
         self._drained.clear()  # a step starts with every replica in rotation
-        restart = restart_order(self.topology.hop_names, set(self.write(knobs)) | set(also_restart))
+        changed = set(self.write(knobs))
+        self._limit_memory()
+        restart = restart_order(self.topology.hop_names, changed | set(also_restart))
         for hop in restart:
             self._compose(["restart", "--timeout", "2", hop], 120)
             self.wait_healthy([hop])
@@ -140,6 +144,18 @@ class Stack:
     def _compose(self, args: list[str], timeout_s: float, detach: bool = False) -> str:
         return self.compose.run(args, project=self.project, file=self.topology.compose_file, env=self.env,
                                 timeout_s=timeout_s, detach_signals=detach)
+
+    def _limit_memory(self) -> None:
+        """Give each hop's containers the memory limit of its knobs (docker update; the kernel's OOM killer
+        then acts inside the container, as under a Kubernetes limit). A scenario cannot lift a limit once
+        set (the loader refuses it): Docker cannot update a running container to unlimited."""
+        for hop in self.topology.hop_names:
+            limit = self._knobs[hop].memory_limit_bytes()
+            if limit is None or limit == self._memory.get(hop):
+                continue
+            for container in self.containers(hop):
+                container.update(mem_limit=limit, memswap_limit=limit)  # no swap: the limit is the limit
+            self._memory[hop] = limit
 
     # configs -----------------------------------------------------------------------------------
 

@@ -367,6 +367,12 @@ def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path, topolo
         for number, action in enumerate(step.actions):
             check_hop(action.hop, f"{where}.actions[{number}]")
             _check_action(action, topology, f"{path}: {where}.actions[{number}]")
+        lifted = [hop for hop in hops if previous and previous[hop].memory_limit_bytes() is not None
+                  and knobs[hop].memory_limit_bytes() is None]
+        if lifted:
+            raise InputError(f"{path}: {where}.change.{lifted[0]}: the memory limit of an earlier step cannot be "
+                             "lifted (Docker cannot update a running container to unlimited)",
+                             tip="give a larger memory_limit instead")
         changed = tuple(hop for hop in hops if previous and knobs[hop] != previous[hop])
         step_scale = step.time_scale if step.time_scale is not None and not overridden else scale
         plans.append(StepPlan(index, step, knobs, traffic, changed, step_scale))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import yaml
 
 from faultlab.hops import Snippet
+from faultlab.hops.base import DEPLOYMENT_FORMAT
 from faultlab.model.plan import StepPlan
 
-FORMAT = "deployment"
+FORMAT = DEPLOYMENT_FORMAT
 TITLE = "Deployment (apps/v1): preStop sleep before SIGTERM"
 KUBERNETES_GRACE_S = 30  # terminationGracePeriodSeconds when a pod spec does not say
 

@@ -19,7 +19,8 @@ from faultlab.tools.fix import FixReport
 SECTIONS = ("Why", "The wrong fix", "The fix", "Read more")
 OFFICIAL_DOCS = ("nginx.org", "kubernetes.github.io", "docs.gunicorn.org", "uwsgi-docs.readthedocs.io",
                  "doc.traefik.io", "developer.mozilla.org", "docs.haproxy.org", "uvicorn.dev", "www.uvicorn.org",
-                 "docs.aws.amazon.com", "kubernetes.io", "www.rfc-editor.org")
+                 "docs.aws.amazon.com", "kubernetes.io", "www.rfc-editor.org",
+                 "docs.kernel.org", "docs.docker.com")
 _LINK = re.compile(r"^-\s*\[(?P<label>[^]]+)\]\((?P<url>https?://[^)\s]+)\)\s*$")
 
 

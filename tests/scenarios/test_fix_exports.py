@@ -33,7 +33,7 @@ import yaml
 
 from faultlab import paths
 from faultlab.hops import HOP_KINDS, RenderContext, nginx
-from faultlab.hops.base import STORY, Snippet
+from faultlab.hops.base import MEMORY_TITLE, STORY, Snippet
 from faultlab.hops.gunicorn import assignments
 from faultlab.hops.ingress import CONFIGMAP_TITLE, PREFIX, IngressKnobs
 from faultlab.hops.uwsgi import options
@@ -41,6 +41,7 @@ from faultlab.infra.stack import MANAGED_LABEL
 from faultlab.model import scenario
 from faultlab.tools import fix as export
 from faultlab.tools.fix import step_snippets
+from faultlab.units import parse_size
 
 pytestmark = pytest.mark.engine
 
@@ -115,10 +116,18 @@ def test_every_scenario_with_a_fix_has_a_snippet_checked_here():
 
 
 @pytest.mark.parametrize("label,snippet", _snippets("deployment"), ids=[label for label, _ in _snippets("deployment")])
-def test_a_deploy_fix_is_a_valid_apps_v1_deployment_whose_grace_covers_the_sleep(label, snippet):
+def test_a_deployment_fix_is_a_valid_apps_v1_deployment_that_says_what_the_lab_ran(label, snippet):
     manifest = yaml.safe_load(snippet.text)
     kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
     pod = manifest["spec"]["template"]["spec"]
+    if snippet.title == MEMORY_TITLE:  # the limit the lab gave the container, as a request and a limit
+        scenario_id, name = label.removesuffix(" (wrong fix)").split(":")
+        step = next(step for step in scenario.load(scenario_id).steps if step.name == name)
+        limit = step.knobs[snippet.hop].memory_limit_bytes()
+        resources = pod["containers"][0]["resources"]
+        assert parse_size(resources["limits"]["memory"].replace("i", "iB")) == limit
+        assert resources["requests"] == resources["limits"]
+        return
     command = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep" and int(command[1]) >= 1
     assert pod["terminationGracePeriodSeconds"] > int(command[1])

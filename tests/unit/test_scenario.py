@@ -223,3 +223,15 @@ def test_a_deploys_actions_read_in_story_time_and_in_order():
 def test_an_action_the_stack_cannot_do_is_refused_by_name(tmp_path, action, message):
     text = _deploy_error(tmp_path, action)
     assert message in text and "steps[0] (broken)" in text
+
+
+def test_a_memory_limit_cannot_be_lifted_by_a_later_step_but_can_be_raised(write_scenario):
+    def limited(lift: bool):
+        def mutate(d):
+            d["knobs"] = {"app": {"memory_limit": "128MiB"}}
+            d["steps"][2]["change"]["app"] = {"memory_limit": None if lift else "512MiB"}
+        return mutate
+
+    assert "memory limit of an earlier step cannot be lifted" in _error(write_scenario, limited(True))
+    plan = scenario.load(str(write_scenario(limited(False))))
+    assert [step.knobs["app"].memory_limit_bytes() for step in plan.steps] == [128 << 20, 128 << 20, 512 << 20]

@@ -152,6 +152,24 @@ def session():  # noqa: ANN201
     return response
 
 
+@app.get("/export")
+def export():  # noqa: ANN201
+    """A report built from `mb` MiB of rows. Held in memory all at once (the whole result set loaded, then
+    rendered), or with `chunk_mb`, that much at a time (the rows streamed): memory bounded by the chunk.
+    Every byte is written, so the memory is really the process's, as the kernel counts it."""
+    total = int(request.args.get("mb", 1))
+    chunk = int(request.args.get("chunk_mb", total)) or total
+    digest = hashlib.sha256()
+    held = []
+    for offset in range(0, total, chunk):
+        block = b"r" * (min(chunk, total - offset) << 20)
+        digest.update(block[:4096])
+        if chunk < total:
+            continue  # streamed: this chunk is done with before the next one is read
+        held.append(block)
+    return jsonify(mb=total, chunk_mb=chunk, sha256=digest.hexdigest())
+
+
 @app.get("/error")
 def error():  # noqa: ANN201
     # The upstream's own bug: Flask turns this into a 500 that every proxy passes through.
