@@ -84,6 +84,12 @@ class NginxKnobs(Knobs):
     uwsgi_busy_buffers_size: str | None = None
     # Buffers for a long request line or header line ("4 8k"): one line longer than the size is a 400.
     large_client_header_buffers: str | None = None
+    # Name resolution. nginx resolves a host name in proxy_pass once, when it loads its config; `resolver`
+    # is used only for names it meets at request time: proxy_pass with a variable (`upstream_variable`),
+    # which is then resolved per request and cached for `resolver_valid` (default: the answer's TTL).
+    resolver: str | None = None  # e.g. "127.0.0.11", Docker's embedded DNS
+    resolver_valid: Duration | None = None
+    upstream_variable: bool = False
     error_log_level: Literal["debug", "info", "notice", "warn", "error"] = "info"
     # Client-side timeouts: None leaves nginx's own (unscaled) default; a value is rendered scaled.
     client_header_timeout: Duration | None = None
@@ -127,6 +133,22 @@ class NginxKnobs(Knobs):
         if stray:
             raise ValueError(f"{', '.join(stray)}: these apply only with upstream_protocol: "
                              f"{'uwsgi' if other == 'uwsgi' else 'http'} (this hop talks {self.upstream_protocol})")
+        return self
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.:-]+", value):
+            raise ValueError(f"{value!r}: one resolver address, e.g. '127.0.0.11'")
+        return value
+
+    @model_validator(mode="after")
+    def _variable_alone(self) -> NginxKnobs:
+        if self.upstream_variable and (self.upstream_keepalive or self.proxy_next_upstream_tries > 1):
+            raise ValueError("upstream_variable: a variable in proxy_pass names a host, not the upstream block that "
+                             "keep-alive and retries need")
+        if self.resolver_valid is not None and self.resolver is None:
+            raise ValueError("resolver_valid: set `resolver` too")
         return self
 
     @model_validator(mode="after")
@@ -211,6 +233,12 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
     if ctx.servers and not http:
         raise ValueError(f"hop {ctx.hop!r}: a drained replica needs an HTTP upstream block, not uwsgi_pass")
     upstream_block = http and (knobs.upstream_keepalive > 0 or knobs.proxy_next_upstream_tries > 1 or bool(ctx.servers))
+    if knobs.upstream_variable and upstream_block:
+        raise ValueError(f"hop {ctx.hop!r}: a drained replica needs an upstream block, not a variable in proxy_pass")
+    resolver = None
+    if knobs.resolver is not None:
+        valid = f" valid={max(1, round(ctx.scale.lab_s(knobs.resolver_valid)))}s" if knobs.resolver_valid else ""
+        resolver = f"{knobs.resolver}{valid}"
     if upstream_block:
         upstream_directives += [
             ("proxy_next_upstream", knobs.proxy_next_upstream),
@@ -251,6 +279,8 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         limit_req_rate=knobs.limit_req_rate,
         limit_req_burst=knobs.limit_req_burst,
         answer=knobs.answer,
+        resolver=resolver,
+        upstream_variable=knobs.upstream_variable,
     )
 
 
@@ -268,6 +298,14 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
             ("large_client_header_buffers", knobs.large_client_header_buffers)]:
         if value is not None:
             settings.append(Setting(directive, str(value), str(value), directive in explicit))
+    if knobs.resolver is not None:
+        valid = knobs.resolver_valid
+        story = f"{knobs.resolver}" + (f" valid={format_duration(valid)}" if valid is not None else "")
+        lab = f"{knobs.resolver}" + (f" valid={max(1, round(ctx.scale.lab_s(valid)))}s" if valid is not None else "")
+        settings.append(Setting("resolver", story, lab, True))
+    if knobs.upstream_variable:
+        text = "through a variable: resolved per request"
+        settings.append(Setting(f"{knobs.family}_pass", text, text, True))
     if knobs.limit_conn is not None:
         settings.append(Setting("limit_conn", str(knobs.limit_conn), str(knobs.limit_conn), True))
     if knobs.limit_req_rate is not None:

@@ -202,6 +202,32 @@ class Stack:
     def restart(self, hop: str, number: int) -> None:
         self.replica(hop, number).restart(timeout=2)
 
+    def replace(self, hop: str, number: int) -> tuple[str, str]:
+        """The replica's container stopped (killed, as a deleted pod's), another container started on the
+        same network, which the engine gives the lowest free address, the one just freed, and the replica
+        started again on a new address. The other container stays until teardown (labelled with the
+        project, so the sweep removes it). Returns (old address, new address)."""
+        container = self.replica(hop, number)
+        network, old = self._address(container)
+        container.stop(timeout=0)
+        self.client.containers.run(
+            self.images["python"], ["sleep", "infinity"], detach=True, network=network,
+            name=f"{self.project}-{hop}-{number}-successor-{secrets.token_hex(2)}",
+            labels={PROJECT_LABEL: self.project, MANAGED_LABEL: "true", OWNER_LABEL: str(owner.current())})
+        container.start()
+        new = self._address(container)[1]
+        if new == old:
+            raise EnvironmentError_(f"hop {hop!r} #{number} came back on its old address {old}")
+        self.wait_healthy([hop])
+        return old, new
+
+    @staticmethod
+    def _address(container: Container) -> tuple[str, str]:
+        """(network name, IPv4 address) of a container on its one compose network."""
+        container.reload()
+        (name, settings), = container.attrs["NetworkSettings"]["Networks"].items()
+        return name, settings["IPAddress"]
+
     def set_drained(self, hop: str, number: int, drained: bool) -> list[str]:
         """Take a replica out of the rotation of the proxy in front (or put it back): that proxy's config
         is rendered again and it is sent its reload signal. Returns the hops reloaded."""

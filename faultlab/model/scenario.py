@@ -98,10 +98,12 @@ class Action(_Model):
     """Something done to the stack while a step's traffic runs, `at` story seconds after it starts: a
     signal to one replica (TERM, as a deploy sends), starting or restarting its container, or taking it
     out of the rotation of the proxy in front and putting it back (`drain`, `rejoin`: that proxy's
-    upstream list rendered again and reloaded, the lab's readiness flip)."""
+    upstream list rendered again and reloaded, the lab's readiness flip), or `replace`: the replica's
+    container stopped, its address given to another container, and started again on a new one (a pod
+    deleted and recreated, its old IP now another pod's)."""
 
     at: Annotated[Duration, Field(ge=0)]
-    do: Literal["signal", "start", "restart", "drain", "rejoin"]
+    do: Literal["signal", "start", "restart", "drain", "rejoin", "replace"]
     hop: str
     replica: int = Field(1, ge=1, le=8)  # the container number: 1 is the service's first replica
     signal: Literal["TERM", "KILL", "INT", "QUIT", "HUP", "USR1", "USR2"] | None = None  # do: signal (TERM)
@@ -125,6 +127,8 @@ class Action(_Model):
                 return f"drain {target} (out of the rotation of the proxy in front)"
             case "rejoin":
                 return f"rejoin {target} (back into the rotation of the proxy in front)"
+            case "replace":
+                return f"replace {target} (a new container on a new address; the old one now another's)"
             case _:
                 return f"{self.do} {target}"
 
@@ -143,6 +147,7 @@ class Step(_Model):
     time_scale: Scale | None = None
     # Done while the traffic runs, in the order of `at` (a deploy: drain, TERM, start, rejoin).
     actions: list[Action] = []
+    tells_apart: str = ""  # this failing step's clue beyond its logs (else the scenario's; see Scenario)
     expect: Expect
 
 
@@ -297,6 +302,11 @@ class Scenario(_Model):
     knobs: dict[str, dict[str, Any]] = {}
     traffic: Traffic
     steps: list[Step] = Field(min_length=1)
+    # A journey replays single scenarios on the same chain: diagnose shows their shared evidence once.
+    replays: list[Annotated[str, Field(pattern=_SLUG)]] = []
+    # What tells this cause from others whose failing steps log the same lines (diagnose's differential):
+    # where to look beyond the logs, e.g. "the address in nginx's upstream: field is not the app's".
+    tells_apart: str = ""
 
 
 _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)

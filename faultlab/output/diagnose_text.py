@@ -47,7 +47,8 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
             "line": diagnosis.differential.line,
             "causes": [{"scenario": entry.scenario_id, "also": list(entry.also), "matched": entry.matched,
                         "missing": [{"hop": sig.hop, "kind": sig.kind, "stream": sig.stream, "signature": sig.pattern}
-                                    for sig in entry.missing]} for entry in diagnosis.differential.entries]},
+                                    for sig in entry.missing], "tells_apart": entry.tells_apart}
+                       for entry in diagnosis.differential.entries]},
     }
 
 
@@ -119,6 +120,8 @@ def _render_differential(differential: Differential) -> list[str]:
             known = "this line is all it is known by" if entry.matched == 1 else \
                 f"all {entry.matched} of its lines are in the input"
             lines.append(f"  - {name}: nothing else; {known}")
+        if entry.tells_apart:
+            lines.append(f"      look at: {entry.tells_apart}")
     return lines
 
 

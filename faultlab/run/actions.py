@@ -66,6 +66,9 @@ class DuringTraffic:
                 self.stack.start(action.hop, action.replica)
             case "restart":
                 self.stack.restart(action.hop, action.replica)
+            case "replace":
+                old, new = self.stack.replace(action.hop, action.replica)
+                return f"address {old} → {new}; {old} now belongs to another container"
             case "drain" | "rejoin":
                 reloaded = self.stack.set_drained(action.hop, action.replica, drained=action.do == "drain")
                 return f"reloaded {', '.join(reloaded)}" if reloaded else ""

@@ -15,7 +15,7 @@ step's signatures matched (a cause that also explains uwsgi's HARAKIRI line beat
 only traefik's 502 beside it); the specificity of the matched regexes; the scenario with fewer failing
 steps (a single scenario isolates what a journey replays). Causes shown by their statuses alone rank
 by fit, then by the scenario's `broken` step. A journey step that matches exactly the same lines on the
-same chain as a higher-ranked scenario is folded into that cause as "also seen in". When the top
+same chain as a scenario it replays (its `replays`) is folded into that cause as "also seen in". When the top
 causes were all found by one and the same line (nginx's "upstream prematurely closed connection" fits a
 killed gunicorn worker, a uwsgi harakiri and a keep-alive race), the diagnosis carries a differential:
 what else each of them would have logged.
@@ -95,6 +95,8 @@ class CauseStep:
     upstream_schemes: frozenset[str]  # what nginx hops of this step write in `upstream: "…://"`
     failing_steps: int  # in the whole scenario
     fixes: tuple[FixLine, ...]
+    replays: frozenset[str] = frozenset()  # the single scenarios a journey replays
+    tells_apart: str = ""  # the scenario's clue beyond its log lines
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class Cause:
     rank: tuple[Any, ...] = ()  # the sort key (see the module's docstring)
     evidence_ids: frozenset[int] = frozenset()  # the input lines its log signatures matched
     topology: str = ""
+    replays: frozenset[str] = frozenset()
+    tells_apart: str = ""
 
 
 @dataclass
@@ -152,6 +156,7 @@ class DifferentialEntry:
     also: tuple[str, ...]  # journeys folded into it
     matched: int  # its failing step's log signatures in the input
     missing: tuple[Signature, ...]  # what else that step logs, absent from the input
+    tells_apart: str = ""  # the scenario's clue beyond the logs
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
                 plan.scenario.id, plan.scenario.title, plan.topology.name, step.step.name, step.step.role, step.index,
                 logs, frozenset(_statuses(step)), expect.answered_by, answered_kind, kinds,
                 frozenset(_upstream_schemes(plan, step)), len(failing), fixes_for(report, step.index),
+                frozenset(plan.scenario.replays), (step.step.tells_apart or plan.scenario.tells_apart).strip(),
             ))
     return steps
 
@@ -292,7 +298,8 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
     causes: list[Cause] = []
     for cause in ranked:
         same = next((shown for shown in causes if shown.strong and shown.topology == cause.topology
-                     and shown.evidence_ids == cause.evidence_ids and shown.score == cause.score), None)
+                     and shown.evidence_ids == cause.evidence_ids and shown.score == cause.score
+                     and (shown.scenario_id in cause.replays or cause.scenario_id in shown.replays)), None)
         if same is not None:
             same.also.append(f"{cause.scenario_id} (step {cause.step})")
         else:
@@ -315,7 +322,8 @@ def _differential(causes: list[Cause], parsed: list[ParsedLine]) -> Differential
     if len(sharing) < 2 or not common:
         return None
     return Differential(parsed[min(common)].text, tuple(
-        DifferentialEntry(cause.scenario_id, tuple(cause.also), len(cause.matched), tuple(cause.missing))
+        DifferentialEntry(cause.scenario_id, tuple(cause.also), len(cause.matched), tuple(cause.missing),
+                          cause.tells_apart)
         for cause in sharing))
 
 
@@ -351,7 +359,8 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
            -step.failing_steps, -step.index)
     return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
                  sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,
-                 evidence_ids=frozenset(used), topology=step.topology)
+                 evidence_ids=frozenset(used), topology=step.topology, replays=step.replays,
+                 tells_apart=step.tells_apart)
 
 
 def _search(sig: Signature, parsed: list[ParsedLine], searched: dict[tuple[str, str, str, bool], list[int]],

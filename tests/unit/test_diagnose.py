@@ -208,3 +208,21 @@ def test_a_cause_alone_has_no_differential(steps):
                                 'client: 172.17.0.1, server: , request: "GET / HTTP/1.1", host: "localhost"'], steps)
     assert [cause.scenario_id for cause in result.causes if cause.strong] == ["503-lb-throttle"]
     assert result.differential is None
+
+
+def test_a_journey_declares_the_scenarios_it_replays_and_only_those_fold_into_each_other(steps):
+    for plan in diagnose.loadable()[0]:
+        for replayed in plan.scenario.replays:
+            assert replayed in scenario.available(), f"{plan.scenario.id} replays unknown {replayed}"
+    # Two single scenarios with the same line on the same chain stay two causes, told apart by their clues.
+    refused = sample("502-stale-upstream-dns.log")
+    result = diagnose.diagnose(refused, steps)
+    strong = [cause.scenario_id for cause in result.causes if cause.strong]
+    assert {"502-stale-upstream-dns", "502-connection-refused"} <= set(strong)
+    assert result.differential is not None
+    clues = {entry.scenario_id: entry.tells_apart for entry in result.differential.entries}
+    assert "upstream: field is not the app's address now" in clues["502-stale-upstream-dns"]
+    assert "nothing listens" in clues["502-connection-refused"]
+    text = diagnose_text.render_text(result)
+    assert "look at: nothing listens" in text
+    assert json.loads(json.dumps(diagnose_text.to_dict(result)))["differential"]["causes"][0]["tells_apart"]

@@ -258,3 +258,23 @@ def test_haproxy_access_line_says_whether_a_server_was_picked():
     refused = kind.parse_access(line.replace('"server":"app1"', '"server":"<NOSRV>"').replace("SH--", "SC--"))
     assert refused is not None and refused.forwarded is False
     assert kind.parse_access('{"request_id":"r1","status":502}') is None  # another kind's JSON line
+
+
+def test_a_variable_upstream_is_resolved_per_request_with_the_resolver_and_a_scaled_whole_second_valid():
+    from faultlab.hops.base import RenderContext
+    from faultlab.hops.nginx import NginxHop
+
+    def conf(**knobs: object) -> str:
+        return NginxHop().render(NginxKnobs(**knobs), RenderContext("nginx", 8080, "app:8080",
+                                                                    TimeScale.parse("1/10")))["nginx.conf"]
+
+    plain = conf(resolver="127.0.0.11", resolver_valid="10s")
+    assert "resolver 127.0.0.11 valid=1s;" in plain and "proxy_pass http://app:8080;" in plain  # resolved at load
+    variable = conf(resolver="127.0.0.11", upstream_variable=True)
+    assert "set $upstream_host app:8080;" in variable and "proxy_pass http://$upstream_host;" in variable
+    uwsgi = conf(upstream_protocol="uwsgi", upstream_variable=True)
+    assert "uwsgi_pass $upstream_host;" in uwsgi
+    with pytest.raises(ValueError, match="upstream block"):
+        NginxKnobs(upstream_variable=True, upstream_keepalive=8)
+    with pytest.raises(ValueError, match="set `resolver` too"):
+        NginxKnobs(resolver_valid="10s")
