@@ -129,6 +129,16 @@ class Snippet:
     text: str
 
 
+# Where the compose files mount the config directory's shared folder (paths.SHARED_CONFIG_DIR) in the
+# containers that share files: the app's replicas, and a proxy and its app that talk over a UNIX socket.
+SHARED_MOUNT = "/srv/shared"
+
+
+def unix_socket_path(hop: str) -> str:
+    """The UNIX socket a hop listens on, in the shared folder (both sides derive it from the hop's name)."""
+    return f"{SHARED_MOUNT}/{hop}.sock"
+
+
 DEPLOYMENT_FORMAT = "deployment"  # Kubernetes Deployment fragments: a preStop hook, a container's resources
 MEMORY_TITLE = "Deployment (apps/v1): the container's memory limit"
 

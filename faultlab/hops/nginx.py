@@ -17,6 +17,7 @@ from typing import Literal
 import jinja2
 from pydantic import Field, field_validator, model_validator
 
+from faultlab.hops import tls
 from faultlab.hops.base import (
     AccessFields,
     Knobs,
@@ -29,6 +30,7 @@ from faultlab.hops.base import (
     json_access,
     lab_json_recogniser,
     story_duration,
+    unix_socket_path,
 )
 from faultlab.units import Duration, format_duration, format_size, parse_size
 
@@ -90,6 +92,21 @@ class NginxKnobs(Knobs):
     resolver: str | None = None  # e.g. "127.0.0.11", Docker's embedded DNS
     resolver_valid: Duration | None = None
     upstream_variable: bool = False
+    # TLS. As a server: listen with TLS for `tls_server_name` (a certificate from the lab's throwaway CA),
+    # and reject the handshake of a client that names no server or another one (a default server with
+    # ssl_reject_handshake, as an SNI-routed shared endpoint does). As a client: proxy_pass https://, with
+    # nginx's proxy_ssl_* directives and their defaults (no SNI sent, the certificate not verified).
+    tls_server_name: str | None = None
+    upstream_tls: bool = False
+    proxy_ssl_server_name: bool = False
+    proxy_ssl_name: str | None = None
+    proxy_ssl_verify: bool = False
+    # The Host header sent upstream. None: the client's ($host), as the lab's hops pass it (nginx's own
+    # default would be $proxy_host, the proxy_pass host); a name, for an upstream that routes by it.
+    proxy_host_header: str | None = None
+    # Talk to the next hop over its UNIX socket in the shared folder (unix:/srv/shared/<hop>.sock) instead
+    # of TCP: a full listen queue is then an immediate error (EAGAIN), not a dropped SYN.
+    upstream_unix: bool = False
     error_log_level: Literal["debug", "info", "notice", "warn", "error"] = "info"
     # Client-side timeouts: None leaves nginx's own (unscaled) default; a value is rendered scaled.
     client_header_timeout: Duration | None = None
@@ -135,6 +152,13 @@ class NginxKnobs(Knobs):
                              f"{'uwsgi' if other == 'uwsgi' else 'http'} (this hop talks {self.upstream_protocol})")
         return self
 
+    @field_validator("tls_server_name", "proxy_ssl_name", "proxy_host_header")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", value):
+            raise ValueError(f"{value!r} is not a host name, e.g. 'app.internal'")
+        return value
+
     @field_validator("resolver")
     @classmethod
     def _resolver(cls, value: str | None) -> str | None:
@@ -147,6 +171,15 @@ class NginxKnobs(Knobs):
         if self.upstream_variable and (self.upstream_keepalive or self.proxy_next_upstream_tries > 1):
             raise ValueError("upstream_variable: a variable in proxy_pass names a host, not the upstream block that "
                              "keep-alive and retries need")
+        if self.upstream_unix and (self.upstream_protocol != "uwsgi" or self.upstream_variable):
+            raise ValueError("upstream_unix: the lab's app servers speak the uwsgi protocol on a UNIX socket "
+                             "(upstream_protocol: uwsgi), at a plain address, not through a variable")
+        tls_client = {"proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify"} & self.model_fields_set
+        if tls_client and not self.upstream_tls:
+            raise ValueError(f"{', '.join(sorted(tls_client))}: these apply only with upstream_tls: true (proxy_pass "
+                             "https://)")
+        if self.upstream_tls and self.upstream_protocol != "http":
+            raise ValueError("upstream_tls: the lab's TLS upstream speaks HTTP (proxy_pass https://)")
         if self.resolver_valid is not None and self.resolver is None:
             raise ValueError("resolver_valid: set `resolver` too")
         return self
@@ -248,6 +281,13 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         ]
     upstream_directives += [(knobs.directive(name), str(knobs.value(name))) for name in BUFFERS
                             if knobs.value(name) is not None]
+    if knobs.upstream_tls:
+        upstream_directives += [("proxy_ssl_server_name", _on_off(knobs.proxy_ssl_server_name))]
+        if knobs.proxy_ssl_name:
+            upstream_directives.append(("proxy_ssl_name", knobs.proxy_ssl_name))
+        upstream_directives.append(("proxy_ssl_verify", _on_off(knobs.proxy_ssl_verify)))
+        if knobs.proxy_ssl_verify:
+            upstream_directives.append(("proxy_ssl_trusted_certificate", f"/etc/faultlab/{TLS_FILES['ca']}"))
     client = [(name, _lab_ms(getattr(knobs, name), ctx))
               for name in ("client_header_timeout", "client_body_timeout", "keepalive_timeout")
               if getattr(knobs, name) is not None]
@@ -269,7 +309,7 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         scale=str(ctx.scale),
         listen_port=ctx.listen_port,
         health_port=HEALTH_PORT,
-        upstream=ctx.upstream,
+        upstream=f"unix:{unix_socket_path(ctx.upstream.split(':')[0])}" if knobs.upstream_unix else ctx.upstream,
         servers=ctx.servers or (ctx.upstream,),
         protocol=knobs.upstream_protocol,
         client_max_body_size=knobs.client_max_body_size,
@@ -281,7 +321,25 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         answer=knobs.answer,
         resolver=resolver,
         upstream_variable=knobs.upstream_variable,
+        scheme="https" if knobs.upstream_tls else "http",
+        host_header=knobs.proxy_host_header or "$host",
+        tls_server_name=knobs.tls_server_name,
+        tls_files=TLS_FILES,
     )
+
+
+TLS_FILES = {"certificate": "server.crt", "key": "server.key", "ca": "ca.crt"}  # in the hop's config directory
+
+
+def tls_files(knobs: NginxKnobs) -> dict[str, str]:
+    """The certificate and key a TLS server hop serves, the CA a verifying client trusts."""
+    files: dict[str, str] = {}
+    if knobs.tls_server_name:
+        made = tls.material(knobs.tls_server_name)
+        files |= {TLS_FILES["certificate"]: made.certificate, TLS_FILES["key"]: made.key}
+    if knobs.upstream_tls and knobs.proxy_ssl_verify:
+        files[TLS_FILES["ca"]] = tls.authority()
+    return files
 
 
 def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]) -> list[Setting]:
@@ -303,6 +361,20 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
         story = f"{knobs.resolver}" + (f" valid={format_duration(valid)}" if valid is not None else "")
         lab = f"{knobs.resolver}" + (f" valid={max(1, round(ctx.scale.lab_s(valid)))}s" if valid is not None else "")
         settings.append(Setting("resolver", story, lab, True))
+    if knobs.tls_server_name:
+        settings.append(Setting("listen … ssl; server_name", knobs.tls_server_name, knobs.tls_server_name, True))
+    if knobs.upstream_tls:
+        for name in ("proxy_ssl_server_name", "proxy_ssl_verify"):
+            value = _on_off(getattr(knobs, name))
+            settings.append(Setting(name, value, value, name in explicit))
+        if knobs.proxy_ssl_name:
+            settings.append(Setting("proxy_ssl_name", knobs.proxy_ssl_name, knobs.proxy_ssl_name, True))
+    if knobs.proxy_host_header:
+        header = f"Host {knobs.proxy_host_header}"
+        settings.append(Setting("proxy_set_header", header, header, True))
+    if knobs.upstream_unix:
+        path = f"unix:{unix_socket_path((ctx.upstream or 'app').split(':')[0])}"
+        settings.append(Setting(f"{knobs.family}_pass", path, path, True))
     if knobs.upstream_variable:
         text = "through a variable: resolved per request"
         settings.append(Setting(f"{knobs.family}_pass", text, text, True))
@@ -514,14 +586,15 @@ class NginxHop:
     message = staticmethod(message)
 
     def render(self, knobs: NginxKnobs, ctx: RenderContext) -> dict[str, str]:
-        return {"nginx.conf": render_conf(knobs, ctx, flavour="plain nginx, nginx's own defaults")}
+        return {"nginx.conf": render_conf(knobs, ctx, flavour="plain nginx, nginx's own defaults"),
+                **tls_files(knobs)}
 
     def settings(self, knobs: NginxKnobs, ctx: RenderContext) -> list[Setting]:
         return directive_settings(knobs, ctx, set(knobs.model_fields_set))
 
     @staticmethod
     def upstream_scheme(knobs: NginxKnobs) -> str:
-        return knobs.upstream_protocol
+        return "https" if knobs.upstream_tls else knobs.upstream_protocol
 
     def export(self, ctx: RenderContext, before: NginxKnobs, after: NginxKnobs) -> list[Snippet]:
         story = ctx.at_story_time()

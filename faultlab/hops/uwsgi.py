@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from faultlab.hops.base import (
     AppServerAccess,
@@ -17,6 +17,7 @@ from faultlab.hops.base import (
     changes,
     compact_json,
     lab_json_recogniser,
+    unix_socket_path,
 )
 from faultlab.units import Duration, format_duration
 
@@ -44,6 +45,15 @@ class UwsgiKnobs(Knobs):
     # the kernel drops the SYNs and the client retries after 1, 3, 7, 15 … s (the long p99 tail).
     listen: int = Field(100, ge=1, le=4096)
     bind: str = "0.0.0.0"  # 127.0.0.1 inside a container is unreachable for the proxy in front
+    # Also listen on a UNIX socket in the shared folder (uwsgi protocol), as `socket = /run/….sock`
+    # deployments do; the TCP socket stays for the health probe. `listen` sizes both queues.
+    unix_socket: bool = False
+
+    @model_validator(mode="after")
+    def _unix_speaks_uwsgi(self) -> UwsgiKnobs:
+        if self.unix_socket and self.protocol != "uwsgi":
+            raise ValueError("unix_socket: the UNIX socket speaks the uwsgi protocol; set protocol: uwsgi")
+        return self
 
     def longest_wait_s(self) -> float:
         return max(self.harakiri, self.http_timeout)
@@ -58,7 +68,8 @@ _MARKERS = re.compile(
     r"\bOSError: write error|listen queue of socket|\*\*\* Operational MODE|spawned uWSGI|"
     r"--- no python application found|^\[busyness\]|"
     r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \w{3} +\d+ \d\d:\d\d:\d\d \d{4} - ")
-NOTABLE = re.compile(r"HARAKIRI|Traceback|RuntimeError|invalid request block|Broken pipe|\[(?:CRITICAL|ERROR)\]")
+NOTABLE = re.compile(r"HARAKIRI|Traceback|RuntimeError|invalid request block|Broken pipe|listen queue of socket|"
+                     r"\[(?:CRITICAL|ERROR)\]")
 
 
 def recognise_log(text: str) -> ParsedLine | None:
@@ -114,6 +125,8 @@ class UwsgiHop(AppServerAccess):
             "module = faultapp:app",
             "chdir = /srv/apps",
             f"{LISTEN_OPTION[knobs.protocol]} = {knobs.bind}:{ctx.listen_port}",
+            # The proxy runs as another user (and uwsgi reads a comment after this value as part of it).
+            *([f"socket = {unix_socket_path(ctx.hop)}", "chmod-socket = 666"] if knobs.unix_socket else []),
             f"processes = {knobs.processes}",
             f"threads = {knobs.threads}",
             f"buffer-size = {knobs.buffer_size}",
@@ -135,6 +148,9 @@ class UwsgiHop(AppServerAccess):
         listen = LISTEN_OPTION[knobs.protocol]
         settings = [Setting(listen, f"{knobs.bind}:{ctx.listen_port}", f"{knobs.bind}:{ctx.listen_port}",
                             bool({"protocol", "bind"} & explicit))]
+        if knobs.unix_socket:
+            path = unix_socket_path(ctx.hop)
+            settings.append(Setting("socket (UNIX)", path, path, True))
         if knobs.protocol == "http":
             value = "on" if knobs.http_keepalive else "off"
             settings.append(Setting("http-keepalive", value, value, "http_keepalive" in explicit))

@@ -278,3 +278,46 @@ def test_a_variable_upstream_is_resolved_per_request_with_the_resolver_and_a_sca
         NginxKnobs(upstream_variable=True, upstream_keepalive=8)
     with pytest.raises(ValueError, match="set `resolver` too"):
         NginxKnobs(resolver_valid="10s")
+
+
+def test_a_unix_socket_upstream_is_the_apps_socket_in_the_shared_folder():
+    from faultlab.hops.base import RenderContext
+    from faultlab.hops.nginx import NginxHop
+    from faultlab.hops.uwsgi import UwsgiHop, UwsgiKnobs
+
+    nginx = NginxHop().render(NginxKnobs(upstream_protocol="uwsgi", upstream_unix=True),
+                              RenderContext("nginx", 8080, "app:8080", TimeScale.parse("1")))["nginx.conf"]
+    assert "uwsgi_pass unix:/srv/shared/app.sock;" in nginx
+    ini = UwsgiHop().render(UwsgiKnobs(protocol="uwsgi", unix_socket=True),
+                            RenderContext("app", 8080, None, TimeScale.parse("1")))["uwsgi.ini"]
+    assert "socket = 0.0.0.0:8080\nsocket = /srv/shared/app.sock\n" in ini and "\nchmod-socket = 666\n" in ini
+    with pytest.raises(ValueError, match="uwsgi protocol"):
+        UwsgiKnobs(unix_socket=True)  # the HTTP router has no UNIX socket of the lab's
+    with pytest.raises(ValueError, match="upstream_protocol: uwsgi"):
+        NginxKnobs(upstream_unix=True)
+
+
+def test_a_tls_origin_serves_one_name_from_the_labs_own_ca_and_refuses_the_rest():
+    from cryptography import x509
+
+    from faultlab.hops import tls
+    from faultlab.hops.base import RenderContext
+    from faultlab.hops.nginx import NginxHop
+
+    files = NginxHop().render(NginxKnobs(tls_server_name="app.internal"),
+                              RenderContext("origin", 8443, "app:8000", TimeScale.parse("1")))
+    conf = files["nginx.conf"]
+    assert "listen 8443 ssl default_server;\n        ssl_reject_handshake on;" in conf
+    assert "server_name app.internal;" in conf and "ssl_certificate /etc/faultlab/server.crt;" in conf
+    certificate = x509.load_pem_x509_certificate(files["server.crt"].encode())
+    authority = x509.load_pem_x509_certificate(tls.authority().encode())
+    certificate.verify_directly_issued_by(authority)
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["app.internal"]
+    assert files == NginxHop().render(NginxKnobs(tls_server_name="app.internal"),
+                                      RenderContext("origin", 8443, "app:8000", TimeScale.parse("1")))  # stable
+    edge = NginxHop().render(NginxKnobs(upstream_tls=True, proxy_ssl_verify=True, proxy_ssl_name="app.internal"),
+                             RenderContext("edge", 8080, "origin:8443", TimeScale.parse("1")))
+    assert "proxy_pass https://origin:8443;" in edge["nginx.conf"] and edge["ca.crt"] == tls.authority()
+    with pytest.raises(ValueError, match="only with upstream_tls"):
+        NginxKnobs(proxy_ssl_server_name=True)
