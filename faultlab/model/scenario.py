@@ -40,19 +40,37 @@ class Source(_Model):
     section: str
 
 
-class LogSignature(_Model):
-    hop: str
-    match: str  # a regular expression searched in the hop's log lines of this step
-    stream: Literal["access", "error", "any"] = "any"
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+class Variant(_Model):
+    """The same event as another server version, setup or log pipeline writes it, as a public thread shows
+    it (diagnose reads it; the lab's runs are judged on `match` alone)."""
+
+    match: str
+    source: str = Field(pattern=r"^https://")  # the thread the wording comes from
 
     @field_validator("match")
     @classmethod
     def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return value
+        return _compiles(value)
+
+
+class LogSignature(_Model):
+    hop: str
+    match: str  # a regular expression searched in the hop's log lines of this step
+    stream: Literal["access", "error", "any"] = "any"
+    variants: list[Variant] = []  # real-world wordings of the same event, for diagnose
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        return _compiles(value)
 
 
 class CountRange(_Model):
@@ -291,6 +309,18 @@ def _work(story_s: float, scale: TimeScale, when: str, slow: SlowShare | None = 
 Traffic = Annotated[UploadTraffic | LoadTraffic, Field(discriminator="kind")]
 
 
+class Contradiction(_Model):
+    """A line that rules the scenario out (diagnose ranks it below every cause not ruled out)."""
+
+    match: str
+    why: str  # shown beside the cause
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        return _compiles(value)
+
+
 class Scenario(_Model):
     id: str = Field(pattern=_SLUG)
     title: str
@@ -307,6 +337,7 @@ class Scenario(_Model):
     # What tells this cause from others whose failing steps log the same lines (diagnose's differential):
     # where to look beyond the logs, e.g. "the address in nginx's upstream: field is not the app's".
     tells_apart: str = ""
+    contradicted_by: list[Contradiction] = []
 
 
 _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)

@@ -40,6 +40,7 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
                        "text": words.fix(line.changes, line.actions)} for line in cause.fixes],
             "fix_command": hints.fix(cause.scenario_id) if hints else None,
             "also": cause.also,
+            "contradicted": cause.contradicted or None,
         } for cause in diagnosis.causes],
         "partial": [{"scenario": p.scenario_id, "step": p.step, "hop": p.hop, "kind": p.kind, "signature": p.pattern,
                      "line": p.line, "similarity": p.similarity} for p in diagnosis.partial],
@@ -88,9 +89,11 @@ def _render_cause(number: int, cause: Cause, hints: Hints | None) -> list[str]:
     lines = [f"{number}. {cause.scenario_id}: {cause.title}",
              f"   evidence: {cause.score:.0%} of step {cause.step!r} ({cause.role}): {len(cause.matched)} of {logs} "
              f"log signatures" + (f", status {', '.join(map(str, cause.statuses))}" if cause.statuses else "")]
+    if cause.contradicted:
+        lines.append(f"   ruled out by the input: {cause.contradicted}")
     for match in cause.matched:
         sig = match.signature
-        loose = "" if match.exact else " (with your own numbers)"
+        loose = "" if match.exact else " (with your own numbers, or a known variant of its wording)"
         lines.append(f"   ✓ {sig.hop} ({sig.kind}, {sig.stream} log): /{sig.pattern}/{loose}")
         lines += [f"       {_cut(text)}" for text in match.lines]
     for sig in cause.missing:

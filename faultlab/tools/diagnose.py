@@ -57,6 +57,7 @@ class Signature:
     kind: str  # the hop's server kind in the scenario's topology
     stream: str
     pattern: str
+    variants: tuple[str, ...] = ()  # real-world wordings of the same event (the scenario file's `variants`)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -97,6 +98,7 @@ class CauseStep:
     fixes: tuple[FixLine, ...]
     replays: frozenset[str] = frozenset()  # the single scenarios a journey replays
     tells_apart: str = ""  # the scenario's clue beyond its log lines
+    contradictions: tuple[tuple[str, str], ...] = ()  # (regex, why): a line that rules the scenario out
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class Cause:
     topology: str = ""
     replays: frozenset[str] = frozenset()
     tells_apart: str = ""
+    contradicted: str = ""  # why a line of the input rules it out ("" when none does)
+    failing_steps: int = 0
 
 
 @dataclass
@@ -207,13 +211,15 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
         for step in failing:
             expect = step.step.expect
             logs = tuple(Signature(plan.scenario.id, step.step.name, sig.hop, plan.topology.hop(sig.hop).kind,
-                                      sig.stream, sig.match) for sig in expect.logs)
+                                      sig.stream, sig.match, tuple(variant.match for variant in sig.variants))
+                         for sig in expect.logs)
             answered_kind = plan.topology.hop(expect.answered_by).kind if expect.answered_by else None
             steps.append(CauseStep(
                 plan.scenario.id, plan.scenario.title, plan.topology.name, step.step.name, step.step.role, step.index,
                 logs, frozenset(_statuses(step)), expect.answered_by, answered_kind, kinds,
                 frozenset(_upstream_schemes(plan, step)), len(failing), fixes_for(report, step.index),
                 frozenset(plan.scenario.replays), (step.step.tells_apart or plan.scenario.tells_apart).strip(),
+                tuple((c.match, c.why) for c in plan.scenario.contradicted_by),
             ))
     return steps
 
@@ -287,14 +293,17 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
         formats[line.format] = formats.get(line.format, 0) + count
     best: dict[str, Cause] = {}
     searched: dict[tuple[str, str, str, bool], list[int]] = {}  # journeys share signatures with scenarios
+    broken_share: dict[str, float] = {}  # per scenario: how much of its best `broken` step the input shows
     for step in steps:
         cause = match_step(step, parsed, searched)
         if cause is None:
             continue
+        if step.role == "broken" and cause.strong:
+            broken_share[step.scenario_id] = max(broken_share.get(step.scenario_id, 0.0), cause.score)
         current = best.get(step.scenario_id)
         if current is None or cause.rank > current.rank:  # equal: the earlier step stays
             best[step.scenario_id] = cause
-    ranked = sorted(best.values(), key=lambda cause: cause.rank, reverse=True)
+    ranked = _ranked(list(best.values()), broken_share)
     causes: list[Cause] = []
     for cause in ranked:
         same = next((shown for shown in causes if shown.strong and shown.topology == cause.topology
@@ -307,6 +316,25 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
     partial = [] if any(cause.strong for cause in causes) else _closest(steps, parsed)
     return Diagnosis(sum(repeats.values()), formats, causes, partial, sum(len(step.logs) for step in steps),
                      len({step.scenario_id for step in steps}), unreadable, _differential(causes, parsed))
+
+
+def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
+    """By rank; but causes found by exactly the same input lines stand together, at the best one's place,
+    by how the input's servers fit the chain, a scenario before a journey that replays it, by how much of
+    the scenario's own `broken` step the input shows, then the scenario with fewer failing steps (not
+    by the share of whichever step has the fewest signatures): a line that a single scenario is about (uwsgi's HARAKIRI)
+    names it before a scenario that shows it on the way to something else (a retry that replays orders)."""
+    groups: dict[frozenset[int], list[Cause]] = {}
+    for cause in causes:
+        groups.setdefault(cause.evidence_ids if cause.strong else frozenset({-1 - len(groups)}), []).append(cause)
+    ordered = sorted(groups.values(), key=lambda group: max(cause.rank for cause in group), reverse=True)
+    result = []
+    for group in ordered:
+        ids = {cause.scenario_id for cause in group}
+        result += sorted(group, key=lambda cause: (cause.rank[0], round(cause.fit, 6), not cause.replays & ids,
+                                                   round(broken_share.get(cause.scenario_id, 0.0), 6),
+                                                   -cause.failing_steps, cause.rank), reverse=True)
+    return result
 
 
 DIFFERENTIAL_CAUSES = 5  # the top causes looked at (the terminal shows as many)
@@ -338,6 +366,13 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
         hits, exact = _search(sig, parsed, searched, loose=False), True
         if not hits:
             hits, exact = _search(sig, parsed, searched, loose=True), False
+        for variant in sig.variants if not hits else ():
+            # Another wording of the event (a kernel's OOM line, an older server's message): on any line, as
+            # the wording is not the hop's own format.
+            hits = _search(replace(sig, pattern=variant, variants=(), kind="", stream="any"), parsed, searched,
+                           loose=True)
+            if hits:
+                break
         if hits:
             matched.append(MatchedSignature(sig, [parsed[i].text for i in hits[:SHOWN_LINES]], exact))
             used.update(hits)
@@ -355,12 +390,14 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
     # Statuses alone cannot rank steps by evidence (a step without log signatures would "match 100%"):
     # among weak causes the chain's fit decides, then the scenario's `broken` step.
     strength = round(score, 6) if matched else 0.0
-    key = (bool(matched), strength, round(fit, 6), len(matched), specificity, exact_count, step.role == "broken",
-           -step.failing_steps, -step.index)
+    contradicted = next((why for pattern, why in step.contradictions
+                         if any(_compiled(pattern).search(line.text) for line in parsed)), "")
+    key = (bool(matched) and not contradicted, bool(matched), strength, round(fit, 6), len(matched), specificity,
+           exact_count, step.role == "broken", -step.failing_steps, -step.index)
     return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
                  sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,
                  evidence_ids=frozenset(used), topology=step.topology, replays=step.replays,
-                 tells_apart=step.tells_apart)
+                 tells_apart=step.tells_apart, contradicted=contradicted, failing_steps=step.failing_steps)
 
 
 def _search(sig: Signature, parsed: list[ParsedLine], searched: dict[tuple[str, str, str, bool], list[int]],
@@ -374,7 +411,7 @@ def _search(sig: Signature, parsed: list[ParsedLine], searched: dict[tuple[str, 
 def _lines_matching(sig: Signature, parsed: list[ParsedLine], regex: re.Pattern[str]) -> list[int]:
     hits = []
     for index, line in enumerate(parsed):
-        if line.kinds and not could_be(sig.kind, line.kinds):
+        if sig.kind and line.kinds and not could_be(sig.kind, line.kinds):  # a variant has no kind
             continue
         if sig.stream != "any" and line.stream is not None and line.stream != sig.stream:
             continue

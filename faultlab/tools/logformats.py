@@ -20,6 +20,13 @@ MAX_LINE_CHARS = 8192  # longer lines are cut: every signature sits near the sta
 
 # `docker compose logs` prefixes every line with "service-1  | ".
 _COMPOSE_PREFIX = re.compile(r"^[\w.-]+\s+\|\s?")
+# What log pipelines put in front of a server's own line: `docker logs -t` / `kubectl logs --timestamps`
+# (RFC 3339), syslog and journald ("Jul 10 22:05:17 host program[pid]: "). Tried after the line as it is:
+# some servers' own lines start with a timestamp (traefik v3).
+_PIPELINE_PREFIXES = (
+    re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)\s"),
+    re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [\w.-]+ [\w./-]+(?:\[\d+\])?: "),
+)
 _STATUS_CODES = re.compile(r"^\s*[1-5]\d\d(?:\s*[,;\s]\s*[1-5]\d\d)*\s*$")
 _HTTP_STATUS_LINE = re.compile(r"^\s*HTTP/[\d.]+ ([1-5]\d\d)\b")
 _STATUS_WITH_REASON = re.compile(r"^\s*([1-5]\d\d) [A-Z][\w' -]*$")  # "502 Bad Gateway"
@@ -36,11 +43,13 @@ def could_be(kind: str, kinds: frozenset[str]) -> bool:
 
 def parse(raw: str) -> ParsedLine:
     text = _COMPOSE_PREFIX.sub("", raw.rstrip("\r\n"), count=1)[:MAX_LINE_CHARS]
-    for recognise in _RECOGNISERS:
-        parsed = recognise(text)
-        if parsed is not None:
-            return parsed
-    return ParsedLine(text, "unknown", frozenset(), None)
+    candidates = [text] + [prefix.sub("", text, count=1) for prefix in _PIPELINE_PREFIXES if prefix.match(text)]
+    for candidate in candidates:
+        for recognise in _RECOGNISERS:
+            parsed = recognise(candidate)
+            if parsed is not None:
+                return parsed
+    return ParsedLine(candidates[-1], "unknown", frozenset(), None)
 
 
 def parse_lines(lines: Iterable[str]) -> list[ParsedLine]:

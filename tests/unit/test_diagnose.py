@@ -67,8 +67,10 @@ def test_a_default_format_paste_names_its_scenario_first(path, steps):
 def test_nginx_upstream_scheme_tells_the_two_read_timeouts_apart(steps):
     http = diagnose.diagnose(sample("504-read-timeout.log"), steps).causes
     uwsgi = diagnose.diagnose(sample("504-uwsgi-read-timeout.log"), steps).causes
-    assert [c.scenario_id for c in http[:2]] == ["504-read-timeout", "504-uwsgi-read-timeout"]
-    assert [c.scenario_id for c in uwsgi[:2]] == ["504-uwsgi-read-timeout", "504-read-timeout"]
+    assert http[0].scenario_id == "504-read-timeout" and uwsgi[0].scenario_id == "504-uwsgi-read-timeout"
+    http_order, uwsgi_order = [c.scenario_id for c in http], [c.scenario_id for c in uwsgi]
+    assert http_order.index("504-uwsgi-read-timeout") > http_order.index("504-retry-duplicates")  # http chains first
+    assert uwsgi_order.index("504-read-timeout") == 1
 
 
 def test_a_journey_with_the_same_evidence_is_folded_into_the_single_scenario(steps):
@@ -226,3 +228,17 @@ def test_a_journey_declares_the_scenarios_it_replays_and_only_those_fold_into_ea
     text = diagnose_text.render_text(result)
     assert "look at: nothing listens" in text
     assert json.loads(json.dumps(diagnose_text.to_dict(result)))["differential"]["causes"][0]["tells_apart"]
+
+
+def test_a_variant_wording_names_its_scenario_and_a_contradicting_line_demotes_it(steps):
+    # The kernel's own OOM line (dokku/dokku#4676) is a variant of gunicorn's SIGKILL signature.
+    kernel = ("Jul 10 22:05:17 researchy-api kernel: [159805.364253] oom-kill:constraint=CONSTRAINT_NONE,"
+              "nodemask=(null),task_memcg=/docker/3f6d,task=gunicorn,pid=1026306,uid=32767")
+    assert diagnose.diagnose([kernel], steps).causes[0].scenario_id == "502-worker-oom"
+    # gunicorn's own timeout logs WORKER TIMEOUT before the same SIGKILL line (open-runtimes/open-runtimes#330).
+    timeout = ["[2024-11-05 09:25:59 +0000] [16] [CRITICAL] WORKER TIMEOUT (pid:17)",
+               "[2024-11-05 09:26:00 +0000] [16] [ERROR] Worker (pid:17) was sent SIGKILL! Perhaps out of memory?"]
+    causes = diagnose.diagnose(timeout, steps).causes
+    assert causes[0].scenario_id == "502-gunicorn-timeout"
+    oom = next(cause for cause in causes if cause.scenario_id == "502-worker-oom")
+    assert "WORKER TIMEOUT" not in oom.contradicted and "502-gunicorn-timeout" in oom.contradicted

@@ -122,3 +122,17 @@ def test_garbage_is_no_servers_line_and_reports_no_status(garbage):
     parsed = parse(garbage)
     assert (parsed.format, parsed.kinds, parsed.stream, parsed.statuses) == ("unknown", frozenset(), None, ())
     assert parsed.text == garbage[:MAX_LINE_CHARS]
+
+
+@pytest.mark.parametrize("line,fmt", [
+    # kubectl logs --timestamps / docker logs -t in front of a traceback line (sissbruecker/linkding#483)
+    ("linkding    | 2023-05-30T22:28:38.392162214Z django.db.utils.OperationalError: database is locked",
+     "Python traceback"),
+    # syslog in front of uwsgi (peeringdb/peeringdb#1060)
+    ("Sep 30 19:50:30 betagw0 pdb_django: Thu Sep 30 19:50:30 2021 - *** HARAKIRI ON WORKER 19 (pid: 530, try: 1) ***",
+     "uwsgi log"),
+    # traefik v3's own line starts with its timestamp: kept as it is
+    ('2026-12-01T18:44:31Z ERR error="dial tcp 10.0.0.5:8080: connect: connection refused"', "traefik v3 log"),
+])
+def test_log_pipeline_prefixes_are_read_through(line, fmt):
+    assert parse(line).format == fmt
