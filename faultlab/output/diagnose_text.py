@@ -49,7 +49,8 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
             "causes": [{"scenario": entry.scenario_id, "also": list(entry.also), "matched": entry.matched,
                         "missing": [{"hop": sig.hop, "kind": sig.kind, "stream": sig.stream, "signature": sig.pattern}
                                     for sig in entry.missing], "tells_apart": entry.tells_apart}
-                       for entry in diagnosis.differential.entries]},
+                       for entry in diagnosis.differential.entries],
+            "ask": diagnosis.differential.ask},
     }
 
 
@@ -125,6 +126,8 @@ def _render_differential(differential: Differential) -> list[str]:
             lines.append(f"  - {name}: nothing else; {known}")
         if entry.tells_apart:
             lines.append(f"      look at: {entry.tells_apart}")
+    if differential.ask:
+        lines.append(f"  Ask next for: {differential.ask}")
     return lines
 
 

@@ -170,6 +170,28 @@ class Differential:
     line: str
     entries: tuple[DifferentialEntry, ...]
 
+    @property
+    def ask(self) -> str:
+        """The one thing to ask for next: the log of the hop whose line would settle it (the first cause that
+        expects a line the input lacks), around the shared line's time; else the first cause's clue."""
+        when = _moment(self.line)
+        around = f" around {when}" if when else ""
+        for entry in self.entries:
+            if entry.missing:
+                sig = entry.missing[0]
+                return (f"the {sig.kind} {sig.stream} log of the {sig.hop} hop{around}: {entry.scenario_id} "
+                        f"would show /{sig.pattern}/ there")
+        first = self.entries[0]
+        return f"{first.tells_apart} ({first.scenario_id})" if first.tells_apart else ""
+
+
+_MOMENT = re.compile(r"\b(\d\d:\d\d:\d\d)\b")
+
+
+def _moment(text: str) -> str:
+    found = _MOMENT.search(text)
+    return found[1] if found else ""
+
 
 @dataclass
 class Diagnosis:

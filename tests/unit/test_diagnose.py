@@ -194,6 +194,9 @@ def test_one_line_of_several_causes_gets_a_differential_of_what_else_each_would_
     text = diagnose_text.render_text(result)
     assert "Tell them apart: " in text and "502-upstream-keepalive: nothing else" in text
     assert json.loads(json.dumps(diagnose_text.to_dict(result)))["differential"]["line"] == PREMATURE
+    # The one thing to ask for next: the app server's log around the line's time.
+    assert "error log of the app hop around 18:44:31" in result.differential.ask
+    assert "Ask next for: " in text and json.loads(json.dumps(diagnose_text.to_dict(result)))["differential"]["ask"]
 
 
 def test_the_app_line_settles_it_and_the_differential_says_so(steps):
