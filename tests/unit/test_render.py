@@ -321,3 +321,9 @@ def test_a_tls_origin_serves_one_name_from_the_labs_own_ca_and_refuses_the_rest(
     assert "proxy_pass https://origin:8443;" in edge["nginx.conf"] and edge["ca.crt"] == tls.authority()
     with pytest.raises(ValueError, match="only with upstream_tls"):
         NginxKnobs(proxy_ssl_server_name=True)
+
+
+def test_a_rate_limit_without_burst_writes_no_burst_which_nginx_refuses_as_zero():
+    conf = _nginx_conf(limit_req_rate="100r/s")
+    assert "limit_req zone=faultlab_req nodelay;" in conf  # nginx 1.22: invalid burst value "burst=0"
+    assert "limit_req zone=faultlab_req burst=20 nodelay;" in _nginx_conf(limit_req_rate="100r/s", limit_req_burst=20)
