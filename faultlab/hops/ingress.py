@@ -152,9 +152,6 @@ INGRESS_DEFAULTS = NginxKnobs(
 )
 
 
-INGRESS_DEFAULTS_BUFFERS_NUMBER = 4  # ProxyBuffersNumber (config.go)
-
-
 class IngressKnobs(Knobs):
     annotations: dict[str, str] = {}  # the Ingress's own (per-Ingress) settings
     configmap: dict[str, str] = {}  # the controller's ConfigMap (controller-wide settings)
@@ -221,7 +218,7 @@ class IngressKnobs(Knobs):
         if number is not None or "proxy_buffer_size" in updates:
             # A consequence of the two annotations, not a setting of its own.
             size = updates.get("proxy_buffer_size", INGRESS_DEFAULTS.proxy_buffer_size)
-            updates["proxy_buffers"] = f"{number or INGRESS_DEFAULTS_BUFFERS_NUMBER} {size}"
+            updates["proxy_buffers"] = f"{number or str(INGRESS_DEFAULTS.proxy_buffers).split()[0]} {size}"
         return INGRESS_DEFAULTS.model_copy(update=updates), explicit
 
     def rejected(self) -> list[tuple[str, str]]:

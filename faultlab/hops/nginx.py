@@ -256,6 +256,21 @@ def _lab_ms(story_s: float, ctx: RenderContext) -> str:
     return f"{max(1, round(ctx.scale.lab_s(story_s) * 1000))}ms"
 
 
+def _resolver(knobs: NginxKnobs, ctx: RenderContext) -> str | None:
+    """The resolver directive's arguments; nginx's valid= takes whole seconds."""
+    if knobs.resolver is None:
+        return None
+    valid = knobs.resolver_valid
+    return knobs.resolver + (f" valid={max(1, round(ctx.scale.lab_s(valid)))}s" if valid is not None else "")
+
+
+def _next_hop_address(knobs: NginxKnobs, ctx: RenderContext) -> str | None:
+    """Where proxy_pass / uwsgi_pass goes: the next hop's service, or its UNIX socket in the shared folder."""
+    if knobs.upstream_unix:
+        return f"unix:{unix_socket_path((ctx.upstream or 'app').split(':')[0])}"
+    return ctx.upstream
+
+
 def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
     if ctx.upstream is None:
         raise ValueError(f"hop {ctx.hop!r}: nginx needs a next hop to proxy to")
@@ -268,10 +283,6 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
     upstream_block = http and (knobs.upstream_keepalive > 0 or knobs.proxy_next_upstream_tries > 1 or bool(ctx.servers))
     if knobs.upstream_variable and upstream_block:
         raise ValueError(f"hop {ctx.hop!r}: a drained replica needs an upstream block, not a variable in proxy_pass")
-    resolver = None
-    if knobs.resolver is not None:
-        valid = f" valid={max(1, round(ctx.scale.lab_s(knobs.resolver_valid)))}s" if knobs.resolver_valid else ""
-        resolver = f"{knobs.resolver}{valid}"
     if upstream_block:
         upstream_directives += [
             ("proxy_next_upstream", knobs.proxy_next_upstream),
@@ -309,7 +320,7 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         scale=str(ctx.scale),
         listen_port=ctx.listen_port,
         health_port=HEALTH_PORT,
-        upstream=f"unix:{unix_socket_path(ctx.upstream.split(':')[0])}" if knobs.upstream_unix else ctx.upstream,
+        upstream=_next_hop_address(knobs, ctx),
         servers=ctx.servers or (ctx.upstream,),
         protocol=knobs.upstream_protocol,
         client_max_body_size=knobs.client_max_body_size,
@@ -319,7 +330,7 @@ def render_conf(knobs: NginxKnobs, ctx: RenderContext, flavour: str) -> str:
         limit_req_rate=knobs.limit_req_rate,
         limit_req_burst=knobs.limit_req_burst,
         answer=knobs.answer,
-        resolver=resolver,
+        resolver=_resolver(knobs, ctx),
         upstream_variable=knobs.upstream_variable,
         scheme="https" if knobs.upstream_tls else "http",
         host_header=knobs.proxy_host_header or "$host",
@@ -356,11 +367,9 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
             ("large_client_header_buffers", knobs.large_client_header_buffers)]:
         if value is not None:
             settings.append(Setting(directive, str(value), str(value), directive in explicit))
-    if knobs.resolver is not None:
-        valid = knobs.resolver_valid
-        story = f"{knobs.resolver}" + (f" valid={format_duration(valid)}" if valid is not None else "")
-        lab = f"{knobs.resolver}" + (f" valid={max(1, round(ctx.scale.lab_s(valid)))}s" if valid is not None else "")
-        settings.append(Setting("resolver", story, lab, True))
+    resolver = _resolver(knobs, ctx)
+    if resolver is not None:
+        settings.append(Setting("resolver", str(_resolver(knobs, ctx.at_story_time())), resolver, True))
     if knobs.tls_server_name:
         settings.append(Setting("listen … ssl; server_name", knobs.tls_server_name, knobs.tls_server_name, True))
     if knobs.upstream_tls:
@@ -373,7 +382,7 @@ def directive_settings(knobs: NginxKnobs, ctx: RenderContext, explicit: set[str]
         header = f"Host {knobs.proxy_host_header}"
         settings.append(Setting("proxy_set_header", header, header, True))
     if knobs.upstream_unix:
-        path = f"unix:{unix_socket_path((ctx.upstream or 'app').split(':')[0])}"
+        path = str(_next_hop_address(knobs, ctx))
         settings.append(Setting(f"{knobs.family}_pass", path, path, True))
     if knobs.upstream_variable:
         text = "through a variable: resolved per request"
