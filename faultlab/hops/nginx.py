@@ -436,15 +436,24 @@ def recognise_error(text: str) -> ParsedLine | None:
 recognise_lab_json = lab_json_recogniser("upstream_status", FAMILY)
 
 
+# nginx's `main` format: combined plus "$http_x_forwarded_for" (commented out in nginx's own conf/nginx.conf,
+# switched on in the Docker image's /etc/nginx/nginx.conf). gunicorn's default format has no such field.
+_MAIN_TAIL = re.compile(r'^ "[^"]*"$')
+
+
 def recognise_combined(text: str) -> ParsedLine | None:
     line = combined(text)
-    if line is None or line.rest.strip():
+    if line is None:
         return None
     # nginx's combined and gunicorn's default are one format: the line could be either. Neither logs the
     # upstream's status, so the lab-format twin leaves it out (signatures that need it do not match).
     canonical = compact_json({"status": line.status, "method": line.method, "uri": line.uri})
-    return ParsedLine(text, "combined access (nginx or gunicorn)", frozenset({"nginx", "gunicorn"}), "access",
-                      (line.status,), canonical)
+    if not line.rest.strip():
+        return ParsedLine(text, "combined access (nginx or gunicorn)", frozenset({"nginx", "gunicorn"}), "access",
+                          (line.status,), canonical)
+    if _MAIN_TAIL.match(line.rest):
+        return ParsedLine(text, "nginx main access", FAMILY, "access", (line.status,), canonical)
+    return None
 
 
 def lab_json(status: int, upstream_status: str, method: str, uri: str) -> str:

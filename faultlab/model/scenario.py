@@ -338,6 +338,12 @@ class Scenario(_Model):
     # where to look beyond the logs, e.g. "the address in nginx's upstream: field is not the app's".
     tells_apart: str = ""
     contradicted_by: list[Contradiction] = []
+    # A special case of these scenarios' cause (a stale address is one way nobody listens there): on the
+    # same evidence diagnose names the general cause first and this one beside it.
+    refines: list[Annotated[str, Field(pattern=_SLUG)]] = []
+    # nginx upstream schemes (`upstream: "…://"`) whose lines this cause explains besides its chain's own,
+    # where the failure comes before any protocol is spoken (a refused connect).
+    upstream_schemes: list[Literal["http", "https", "uwsgi", "fastcgi", "grpc"]] = []
 
 
 _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)

@@ -38,7 +38,7 @@ from faultlab.model.plan import KnobChange, Plan, StepPlan
 from faultlab.model.scenario import Action
 from faultlab.tools import MAX_DIAGNOSE_MIB, fix
 from faultlab.tools.fix import FixReport
-from faultlab.tools.logformats import MAX_LINE_CHARS, ParsedLine, could_be, parse_lines
+from faultlab.tools.logformats import MAX_LINE_CHARS, ParsedLine, could_be, parse_lines, unwrapped
 
 LOG_WEIGHT = 3.0
 STATUS_WEIGHT = 1.0
@@ -99,6 +99,7 @@ class CauseStep:
     replays: frozenset[str] = frozenset()  # the single scenarios a journey replays
     tells_apart: str = ""  # the scenario's clue beyond its log lines
     contradictions: tuple[tuple[str, str], ...] = ()  # (regex, why): a line that rules the scenario out
+    refines: frozenset[str] = frozenset()  # the scenarios whose cause this one is a special case of
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Cause:
     evidence_ids: frozenset[int] = frozenset()  # the input lines its log signatures matched
     topology: str = ""
     replays: frozenset[str] = frozenset()
+    refines: frozenset[str] = frozenset()
     tells_apart: str = ""
     contradicted: str = ""  # why a line of the input rules it out ("" when none does)
     failing_steps: int = 0
@@ -239,9 +241,10 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
             steps.append(CauseStep(
                 plan.scenario.id, plan.scenario.title, plan.topology.name, step.step.name, step.step.role, step.index,
                 logs, frozenset(_statuses(step)), expect.answered_by, answered_kind, kinds,
-                frozenset(_upstream_schemes(plan, step)), len(failing), fixes_for(report, step.index),
+                frozenset(_upstream_schemes(plan, step)) | set(plan.scenario.upstream_schemes), len(failing),
+                fixes_for(report, step.index),
                 frozenset(plan.scenario.replays), (step.step.tells_apart or plan.scenario.tells_apart).strip(),
-                tuple((c.match, c.why) for c in plan.scenario.contradicted_by),
+                tuple((c.match, c.why) for c in plan.scenario.contradicted_by), frozenset(plan.scenario.refines),
             ))
     return steps
 
@@ -306,7 +309,7 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
         steps = catalogue(plans)
     # Logs repeat themselves (the same error for every request): each distinct line is read once.
     repeats: dict[str, int] = {}
-    for raw in lines:
+    for raw in unwrapped(lines):
         if raw.strip():
             repeats[raw] = repeats.get(raw, 0) + 1
     parsed = parse_lines(repeats)
@@ -342,7 +345,8 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
 
 def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
     """By rank; but causes found by exactly the same input lines stand together, at the best one's place,
-    by how the input's servers fit the chain, a scenario before a journey that replays it, by how much of
+    by how the input's servers fit the chain, a scenario before a journey that replays it, a general cause
+    before its special case (the scenario's `refines`), by how much of
     the scenario's own `broken` step the input shows, then the scenario with fewer failing steps (not
     by the share of whichever step has the fewest signatures): a line that a single scenario is about (uwsgi's HARAKIRI)
     names it before a scenario that shows it on the way to something else (a retry that replays orders)."""
@@ -354,6 +358,7 @@ def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
     for group in ordered:
         ids = {cause.scenario_id for cause in group}
         result += sorted(group, key=lambda cause: (cause.rank[0], round(cause.fit, 6), not cause.replays & ids,
+                                                   not cause.refines & ids,
                                                    round(broken_share.get(cause.scenario_id, 0.0), 6),
                                                    -cause.failing_steps, cause.rank), reverse=True)
     return result
@@ -418,7 +423,7 @@ def match_step(step: CauseStep, parsed: list[ParsedLine],
            exact_count, step.role == "broken", -step.failing_steps, -step.index)
     return Cause(step.scenario_id, step.title, step.step, step.role, score, bool(matched), matched, missing, statuses,
                  sorted(step.statuses), step.answered_by, step.answered_kind, list(step.fixes), fit=fit, rank=key,
-                 evidence_ids=frozenset(used), topology=step.topology, replays=step.replays,
+                 evidence_ids=frozenset(used), topology=step.topology, replays=step.replays, refines=step.refines,
                  tells_apart=step.tells_apart, contradicted=contradicted, failing_steps=step.failing_steps)
 
 

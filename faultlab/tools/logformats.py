@@ -33,7 +33,15 @@ _STATUS_WITH_REASON = re.compile(r"^\s*([1-5]\d\d) [A-Z][\w' -]*$")  # "502 Bad 
 _PYTHON_TRACE = re.compile(r"^(?:Traceback \(most recent call last\):|  File \"|[A-Za-z_][\w.]*(?:Error|Exception|Exit)"
                            r"(?:: |$)|\[\d{4}-\d\d-\d\d [\d:,]+\] ERROR in )")
 
-__all__ = ["MAX_LINE_CHARS", "ParsedLine", "could_be", "parse", "parse_lines"]
+# A line copied out of a narrow terminal, a mail or an issue's text is often broken in two. A piece that
+# starts in lower case, is no format of its own and follows a long piece continues it: cut at a word
+# (join with a space) unless the piece before is exactly a terminal's width, where the cut falls anywhere
+# (`Killed pr` / `ocess 11438 (gunicorn)`: join as is).
+_WRAPPED_AFTER = 60  # characters: shorter pieces are lines of their own (Go's "write: broken pipe")
+_TERMINAL_WIDTHS = frozenset({80, 100, 120, 132})
+_CONTINUES = re.compile(r"^[a-z]")
+
+__all__ = ["MAX_LINE_CHARS", "ParsedLine", "could_be", "parse", "parse_lines", "unwrapped"]
 
 
 def could_be(kind: str, kinds: frozenset[str]) -> bool:
@@ -54,6 +62,21 @@ def parse(raw: str) -> ParsedLine:
 
 def parse_lines(lines: Iterable[str]) -> list[ParsedLine]:
     return [parse(line) for line in lines if line.strip()]
+
+
+def unwrapped(lines: Iterable[str]) -> list[str]:
+    """The lines with the pieces of a wrapped line joined again (see _CONTINUES)."""
+    result: list[str] = []
+    piece = ""  # the last physical line, as it was pasted
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if (result and len(piece) >= _WRAPPED_AFTER and _CONTINUES.match(line)
+                and parse(line).format == "unknown"):
+            result[-1] += line if len(piece) in _TERMINAL_WIDTHS else " " + line
+        else:
+            result.append(line)
+        piece = line
+    return result
 
 
 def _status_codes(text: str) -> ParsedLine | None:

@@ -61,6 +61,14 @@ def test_a_default_format_paste_names_its_scenario_first(path, steps):
     expected = path.name.split(".")[0]  # <scenario-id>[.<variant>].log
     result = diagnose.diagnose(path.read_text().splitlines(), steps)
     assert result.causes and result.causes[0].strong
+    general = set(scenario.load(expected).scenario.refines)
+    if result.causes[0].scenario_id in general:
+        # A special case (a stale address) on the general cause's line alone: named beside it in the
+        # differential, with what tells it apart.
+        assert result.differential is not None
+        entry = next(e for e in result.differential.entries if e.scenario_id == expected)
+        assert entry.tells_apart
+        return
     assert result.causes[0].scenario_id == expected, [(c.scenario_id, c.score, c.fit) for c in result.causes]
 
 
@@ -215,10 +223,38 @@ def test_a_cause_alone_has_no_differential(steps):
     assert result.differential is None
 
 
+def test_a_special_case_names_a_general_cause_that_logs_its_lines(steps):
+    signatures = {}
+    for step in steps:
+        signatures.setdefault(step.scenario_id, set()).update(sig.pattern for sig in step.logs)
+    refining = [plan for plan in diagnose.loadable()[0] if plan.scenario.refines]
+    assert refining
+    for plan in refining:
+        for general in plan.scenario.refines:
+            assert signatures[plan.scenario.id] & signatures[general], f"{plan.scenario.id} refines {general}"
+
+
+def test_a_general_cause_comes_before_its_special_case_and_the_chain_still_decides(steps):
+    def named(*lines: str) -> list[str]:
+        return [cause.scenario_id for cause in diagnose.diagnose(list(lines), steps).causes if cause.strong]
+
+    # A refused connect over proxy_pass: nobody listens there (502-connection-refused runs uwsgi_pass, and
+    # says the line is the same for http), then the stale address.
+    refused = named('2020/04/20 14:59:27 [error] 8#8: *5 connect() failed (111: Connection refused) while connecting '
+                    'to upstream, client: 37.112.0.151, server: x, request: "GET / HTTP/1.1", '
+                    'upstream: "http://172.18.0.2:8000/", host: "x"')
+    assert refused.index("502-connection-refused") < refused.index("502-stale-upstream-dns")
+    # A read timeout without nginx's upstream field: proxy_pass's before uwsgi_pass's; with uwsgi:// the
+    # chain decides (test_nginx_upstream_scheme_tells_the_two_read_timeouts_apart).
+    bare = named("[error] 191#0: *82 upstream timed out (110: Connection timed out) while reading response header "
+                 "from upstream")
+    assert bare[0] == "504-read-timeout" and "504-uwsgi-read-timeout" in bare
+
+
 def test_a_journey_declares_the_scenarios_it_replays_and_only_those_fold_into_each_other(steps):
     for plan in diagnose.loadable()[0]:
-        for replayed in plan.scenario.replays:
-            assert replayed in scenario.available(), f"{plan.scenario.id} replays unknown {replayed}"
+        for replayed in plan.scenario.replays + plan.scenario.refines:
+            assert replayed in scenario.available(), f"{plan.scenario.id} names unknown {replayed}"
     # Two single scenarios with the same line on the same chain stay two causes, told apart by their clues.
     refused = sample("502-stale-upstream-dns.log")
     result = diagnose.diagnose(refused, steps)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.tools.logformats import MAX_LINE_CHARS, parse
+from faultlab.tools.logformats import MAX_LINE_CHARS, parse, unwrapped
 
 SAMPLES = Path(__file__).parent / "data" / "default-logs"
 NGINX = {"nginx", "ingress-nginx"}
@@ -20,6 +20,11 @@ CASES = [
      'from upstream, client: 10.0.0.7, server: , request: "GET / HTTP/1.1", upstream: "uwsgi://10.0.0.9:3031", '
      'host: "x"',
      "nginx error", NGINX, "error", (), None),
+    # nginx's `main` format (the Docker image's default): combined and "$http_x_forwarded_for"
+    # (sladkovm/docker-flask-gunicorn-nginx#4)
+    ('37.112.0.151 - - [20/Apr/2020:14:59:27 +0000] "GET / HTTP/1.1" 502 559 "-" "Mozilla/5.0 (Macintosh; Intel Mac '
+     'OS X 10_14_4) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/80.0.3987.163 Safari/537.36" "-"',
+     "nginx main access", NGINX, "access", (502,), '{"status":502,"method":"GET","uri":"/"}'),
     ('10.0.0.9 - - [24/Nov/2026:10:03:00 +0000] "POST /upload HTTP/1.1" 502 150 "-" "curl/8.5.0" 52429000 31.002 '
      '[default-app-8000] [] 10.244.0.12:8000 0 31.001 502 7f3c9a1e2b4d5c6e7f8091a2b3c4d5e6',
      "ingress-nginx access (upstreaminfo)", {"ingress-nginx"}, "access", (502,),
@@ -136,3 +141,27 @@ def test_garbage_is_no_servers_line_and_reports_no_status(garbage):
 ])
 def test_log_pipeline_prefixes_are_read_through(line, fmt):
     assert parse(line).format == fmt
+
+
+def test_a_line_wrapped_at_a_word_or_at_the_terminals_width_is_joined_again():
+    # Wrapped at a word in a PR's text (mendix/cf-mendix-buildpack#217): joined with a space.
+    assert unwrapped(["[error] 191#0: *82 upstream timed out (110: Connection timed out) while",
+                      "reading response header from upstream"]) == [
+        "[error] 191#0: *82 upstream timed out (110: Connection timed out) while reading response header from upstream"]
+    # Cut at 80 columns, mid-word (spdx/spdx-online-tools#435): joined as it is.
+    assert unwrapped(["Feb 16 20:07:06 ip-172-31-6-122 kernel: [272585.754914] Out of memory: Killed pr",
+                      "ocess 11438 (gunicorn) total-vm:3812556kB, anon-rss:1220624kB, file-rss:0kB, shm",
+                      "em-rss:0kB, UID:0 pgtables:2912kB oom_score_adj:0"]) == [
+        "Feb 16 20:07:06 ip-172-31-6-122 kernel: [272585.754914] Out of memory: Killed process 11438 (gunicorn) "
+        "total-vm:3812556kB, anon-rss:1220624kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:2912kB oom_score_adj:0"]
+
+
+@pytest.mark.parametrize("lines", [
+    ["http: server closed idle connection", "write: broken pipe"],  # short lines of their own (reana#691)
+    ["2026/11/24 10:00:00 [error] 7#7: *2 upstream timed out (110: Connection timed out) while reading response",
+     "2026/11/24 10:00:01 [error] 7#7: *3 upstream timed out (110: Connection timed out) while reading response"],
+    ['10.0.0.7 - - [24/Nov/2026:10:00:00 +0000] "POST /api/upload HTTP/1.1" 413 585 "-" "curl/8.5.0" 1 2 3',
+     "Traceback (most recent call last):"],  # a format of its own
+])
+def test_lines_that_stand_on_their_own_are_not_joined(lines):
+    assert unwrapped(lines) == lines
