@@ -345,11 +345,11 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
 
 def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
     """By rank; but causes found by exactly the same input lines stand together, at the best one's place,
-    by how the input's servers fit the chain, a scenario before a journey that replays it, a general cause
-    before its special case (the scenario's `refines`), by how much of
-    the scenario's own `broken` step the input shows, then the scenario with fewer failing steps (not
-    by the share of whichever step has the fewest signatures): a line that a single scenario is about (uwsgi's HARAKIRI)
-    names it before a scenario that shows it on the way to something else (a retry that replays orders)."""
+    by how the input's servers fit the chain, a scenario before a journey that replays it, by how much of
+    the scenario's own `broken` step the input shows, a general cause before its special case (the
+    scenario's `refines`), then the scenario with fewer failing steps (not by the share of whichever step
+    has the fewest signatures): a line that a single scenario is about (uwsgi's HARAKIRI) names it before
+    a scenario that shows it on the way to something else (a retry that replays orders)."""
     groups: dict[frozenset[int], list[Cause]] = {}
     for cause in causes:
         groups.setdefault(cause.evidence_ids if cause.strong else frozenset({-1 - len(groups)}), []).append(cause)
@@ -358,8 +358,8 @@ def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
     for group in ordered:
         ids = {cause.scenario_id for cause in group}
         result += sorted(group, key=lambda cause: (cause.rank[0], round(cause.fit, 6), not cause.replays & ids,
-                                                   not cause.refines & ids,
                                                    round(broken_share.get(cause.scenario_id, 0.0), 6),
+                                                   not cause.refines & ids,
                                                    -cause.failing_steps, cause.rank), reverse=True)
     return result
 
