@@ -226,7 +226,8 @@ def test_a_cause_alone_has_no_differential(steps):
 def test_a_special_case_names_a_general_cause_that_logs_its_lines(steps):
     signatures = {}
     for step in steps:
-        signatures.setdefault(step.scenario_id, set()).update(sig.pattern for sig in step.logs)
+        signatures.setdefault(step.scenario_id, set()).update(
+            pattern for sig in step.logs for pattern in (sig.pattern, *sig.variants))
     refining = [plan for plan in diagnose.loadable()[0] if plan.scenario.refines]
     assert refining
     for plan in refining:
