@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest'
+	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest --durations=25'
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import docker
 import pytest
 
 from faultlab.infra import engine, images
+from faultlab.model import scenario
+from faultlab.run import runner
+from faultlab.run.events import Event, Recorder, ScenarioResult
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +30,25 @@ def leftovers(client: docker.DockerClient, project: str) -> list[str]:
     return ([c.name for c in client.containers.list(all=True, filters=label)]
             + [n.name for n in client.networks.list(filters=label)]
             + [v.name for v in client.volumes.list(filters=label)])
+
+
+@dataclass(frozen=True)
+class RealRun:
+    result: ScenarioResult
+    events: list[Event]
+
+
+@pytest.fixture(scope="session")
+def real_run(image_tags: dict[str, str]) -> Callable[[str], RealRun]:
+    """Each scenario's whole run, once per test session: the scenario tests judge it, the diagnose proof
+    reads its steps' lines. A step's evidence in the whole run is the same step's (lines since it began)."""
+    runs: dict[str, RealRun] = {}
+
+    def run(scenario_id: str) -> RealRun:
+        if scenario_id not in runs:
+            recorder = Recorder()
+            result = runner.run(scenario.load(scenario_id), [recorder])
+            runs[scenario_id] = RealRun(result, list(recorder.events))
+        return runs[scenario_id]
+
+    return run

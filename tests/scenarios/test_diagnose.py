@@ -11,7 +11,8 @@ every hop's captured lines (text only, as a user would paste them) go to diagnos
   the same.
 
 The steps: the first `broken` step of every scenario, plus the fewest more that bring every distinct
-signature (regex, server kind, stream) into a run, so the proof costs about 19 short runs.
+signature (regex, server kind, stream) into a run. Their lines come from the scenarios' whole runs,
+which tests/scenarios/test_scenarios.py judges (one run per scenario per session, `real_run`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import pytest
 
 from faultlab.model import scenario
-from faultlab.run import runner
 from faultlab.tools import diagnose
 from faultlab.tools.logformats import parse_lines
 
@@ -54,9 +54,9 @@ def test_the_runs_cover_every_scenario_and_every_signature():
 
 
 @pytest.mark.parametrize("cause", RUN, ids=[f"{step.scenario_id}:{step.step}" for step in RUN])
-def test_real_lines_of_a_failing_step_name_its_scenario(cause, client, image_tags):
-    result = runner.run(scenario.load(cause.scenario_id), only_step=cause.step)
-    evidence = result.steps[0].evidence
+def test_real_lines_of_a_failing_step_name_its_scenario(cause, real_run):
+    step = next(step for step in real_run(cause.scenario_id).result.steps if step.plan.step.name == cause.step)
+    evidence = step.evidence
     assert evidence is not None
     lines = [line.text for line in evidence.lines]
 

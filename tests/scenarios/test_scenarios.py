@@ -8,7 +8,7 @@ import pytest
 from faultlab.model import scenario
 from faultlab.output import words
 from faultlab.run import runner
-from faultlab.run.events import Recorder, ScenarioFinished, ScenarioResult, StepFinished, StepStarted
+from faultlab.run.events import ScenarioFinished, ScenarioResult, StepFinished, StepStarted
 
 from .conftest import leftovers
 
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.mark.parametrize("scenario_id", sorted(scenario.available()))
-def test_scenario_matches_every_step(scenario_id, client, image_tags):
-    recorder = Recorder()
-    result: ScenarioResult = runner.run(scenario.load(scenario_id), [recorder])
+def test_scenario_matches_every_step(scenario_id, client, real_run):
+    run = real_run(scenario_id)
+    result: ScenarioResult = run.result
 
     report = "\n".join(
         f"{step.plan.step.name}: " + "; ".join(
@@ -35,9 +35,9 @@ def test_scenario_matches_every_step(scenario_id, client, image_tags):
         logged = {event.request_id for event in step.evidence.access if event.hop == entry}
         answered = {r.record.request_id for r in step.requests if r.record.status is not None}
         assert answered <= logged, f"{step.plan.name}: {len(answered - logged)} answered requests not in {entry}'s log"
-    kinds = [type(event) for event in recorder.events if isinstance(event, StepStarted | StepFinished)]
+    kinds = [type(event) for event in run.events if isinstance(event, StepStarted | StepFinished)]
     assert kinds == [StepStarted, StepFinished] * len(result.plan.steps)
-    assert isinstance(recorder.events[-1], ScenarioFinished)
+    assert isinstance(run.events[-1], ScenarioFinished)
     assert leftovers(client, result.project) == []
 
 
