@@ -87,22 +87,17 @@ class AccessFields:
 
 
 def json_access(text: str, *, request_id: str, status: str, forwarded: str | None = None,
-                own_failures: frozenset[int] | None = None, connected: str | None = None) -> AccessFields | None:
+                own_failures: frozenset[int] | None = None) -> AccessFields | None:
     """Parse a JSON access line with the given key names; None for any other line (error logs etc.).
     `forwarded` names the field that is set when the hop passed the request on. With `own_failures`, that
     field is the upstream's status (nginx's "502, 200": the last try's is the answer), except for those
-    statuses, which the hop writes there for failures of its own. `connected` names a field that is "-"
-    for each try whose connection to the next hop never got through (nginx's $upstream_connect_time): when
-    every try's is, the request was not passed on, whatever the status field says."""
+    statuses, which the hop writes there for failures of its own."""
     fields = json_fields(text)
     if fields is None:
         return None
     try:
         upstream = str(fields.get(forwarded, "")) if forwarded is not None else ""
         passed_on = upstream not in ("", "-", "0")
-        tries = str(fields.get(connected, "")) if connected is not None else ""
-        if tries and all(each.strip() == "-" for each in re.split(r"[,:]", tries)):
-            passed_on = False
         last = upstream.replace(":", ",").split(",")[-1].strip()
         answer = int(last) if own_failures is not None and last.isdigit() and int(last) not in own_failures else None
         return AccessFields(str(fields[request_id]), int(fields[status]), passed_on, answer)

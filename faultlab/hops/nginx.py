@@ -415,7 +415,7 @@ OWN_FAILURES = frozenset({502, 504})
 
 def parse_access(text: str) -> AccessFields | None:
     return json_access(text, request_id="request_id", status="status", forwarded="upstream_status",
-                       own_failures=OWN_FAILURES, connected="upstream_connect_time")
+                       own_failures=OWN_FAILURES)
 
 
 # Default formats, for diagnose ------------------------------------------------------------------

@@ -88,24 +88,6 @@ def test_a_trace_is_complete_only_when_every_hop_that_passed_a_request_on_has_th
     assert evidence(("host-nginx", 413, False)).complete(["r1"])  # answered by itself: nothing to wait for
 
 
-def test_a_request_whose_every_connect_failed_was_not_passed_on():
-    from faultlab.hops.nginx import parse_access
-
-    def forwarded(status: str, connect: str) -> bool:
-        fields = parse_access(f'{{"request_id":"r1","status":502,"upstream_status":"{status}",'
-                              f'"upstream_connect_time":"{connect}"}}')
-        assert fields is not None
-        return fields.forwarded
-
-    # nginx writes "-" for a try whose connection (and TLS handshake) never got through: the app cannot
-    # have logged it, so the evidence does not wait for its line and the app needs no restart.
-    assert not forwarded("502", "-")  # connect() refused
-    assert not forwarded("502, 502", "-, -")  # two tries, neither connected
-    assert forwarded("502, 200", "-, 0.001")  # the retry got through
-    assert forwarded("502", "0.000")  # connected, then the app closed or reset
-    assert forwarded("502", "")  # a line without the field: as before
-
-
 def test_a_trace_prefers_the_line_that_names_its_own_status():
     lines = [LogLine("traefik", "error", 10.0, "2026-12-01T10:35:44Z DBG github.com/traefik/traefik/v3/pkg/proxy/"
                      "httputil/proxy.go:199 > 502 Bad Gateway error=EOF"),
