@@ -241,8 +241,7 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
             steps.append(CauseStep(
                 plan.scenario.id, plan.scenario.title, plan.topology.name, step.step.name, step.step.role, step.index,
                 logs, frozenset(_statuses(step)), expect.answered_by, answered_kind, kinds,
-                frozenset(_upstream_schemes(plan, step)) | set(plan.scenario.upstream_schemes), len(failing),
-                fixes_for(report, step.index),
+                frozenset(_upstream_schemes(plan, step)), len(failing), fixes_for(report, step.index),
                 frozenset(plan.scenario.replays), (step.step.tells_apart or plan.scenario.tells_apart).strip(),
                 tuple((c.match, c.why) for c in plan.scenario.contradicted_by), frozenset(plan.scenario.refines),
             ))
@@ -269,7 +268,9 @@ def _statuses(step: StepPlan) -> set[int]:
 
 
 def _upstream_schemes(plan: Plan, step: StepPlan) -> set[str]:
-    schemes = set()
+    """What the step's nginx hops write in `upstream: "…://"`, and the schemes the scenario says its lines
+    hold for beyond its chain's (`upstream_schemes`)."""
+    schemes: set[str] = set(plan.scenario.upstream_schemes)
     for hop in plan.topology.hops:
         scheme = HOP_KINDS[hop.kind].upstream_scheme(step.knobs[hop.name]) if hop.upstream else None
         if scheme is not None:
