@@ -456,6 +456,40 @@ def recognise_combined(text: str) -> ParsedLine | None:
     return None
 
 
+# A custom `log_format` of key=value pairs that logs the upstream's status beside the client's ("status=504 …
+# upstream_status=504", or a short name such as "upstat=504"): the same two fields as the lab's format.
+_KV_STATUS = re.compile(r'(?:^|\s)status="?([1-5]\d\d)\b')
+_KV_UPSTREAM_STATUS = re.compile(r'(?:^|\s)up\w*stat\w*="?([\d, :-]+?)"?(?:\s|$)')
+_KV_REQUEST = re.compile(r'(?:^|\s)request="(\w+) (\S+)')
+
+
+def recognise_key_value(text: str) -> ParsedLine | None:
+    status, upstream = _KV_STATUS.search(text), _KV_UPSTREAM_STATUS.search(text)
+    if status is None or upstream is None:
+        return None
+    request = _KV_REQUEST.search(text)
+    canonical = lab_json(int(status[1]), upstream[1], request[1] if request else "", request[2] if request else "")
+    return ParsedLine(text, "nginx key=value access (custom log_format)", FAMILY, "access", (int(status[1]),),
+                      canonical)
+
+
+# The page nginx writes for an error it answers itself (src/http/ngx_http_special_response.c, 1.22.1): the
+# status in <title>, and "<center>nginx</center>" (or "nginx/1.22.1", or openresty's name) at the foot.
+# A page is many lines; logformats.unwrapped joins them. A 502 or 504 page nginx wrote is its own failure
+# to get an answer (an upstream's own error page passes through as the upstream wrote it).
+_ERROR_PAGE = re.compile(r"<title>([1-5]\d\d) [^<]*</title>.*<center>(?:nginx|openresty)(?:/[\d.]+)?</center>",
+                         re.IGNORECASE | re.DOTALL)
+
+
+def recognise_error_page(text: str) -> ParsedLine | None:
+    page = _ERROR_PAGE.search(text)
+    if page is None:
+        return None
+    status = int(page[1])
+    upstream = str(status) if status in OWN_FAILURES else "-"
+    return ParsedLine(text, "nginx error page", FAMILY, "access", (status,), lab_json(status, upstream, "", ""))
+
+
 def lab_json(status: int, upstream_status: str, method: str, uri: str) -> str:
     """An nginx access event in the lab's JSON format (for default formats that carry the same fields)."""
     return compact_json({"status": status, "upstream_status": upstream_status, "method": method, "uri": uri})
@@ -599,7 +633,7 @@ class NginxHop:
     fix_format = "nginx"
     knobs = NginxKnobs
     notable = NOTABLE
-    recognisers = (recognise_lab_json, recognise_error, recognise_combined)
+    recognisers = (recognise_lab_json, recognise_error, recognise_combined, recognise_key_value, recognise_error_page)
     parse_access = staticmethod(parse_access)
     message = staticmethod(message)
 

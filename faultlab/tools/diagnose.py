@@ -353,7 +353,9 @@ def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
     a scenario that shows it on the way to something else (a retry that replays orders)."""
     groups: dict[frozenset[int], list[Cause]] = {}
     for cause in causes:
-        groups.setdefault(cause.evidence_ids if cause.strong else frozenset({-1 - len(groups)}), []).append(cause)
+        # A cause that a line rules out stands alone, after the causes nothing contradicts (its rank's first key).
+        alone = not cause.strong or cause.contradicted
+        groups.setdefault(frozenset({-1 - len(groups)}) if alone else cause.evidence_ids, []).append(cause)
     ordered = sorted(groups.values(), key=lambda group: max(cause.rank for cause in group), reverse=True)
     result = []
     for group in ordered:

@@ -64,19 +64,44 @@ def parse_lines(lines: Iterable[str]) -> list[ParsedLine]:
     return [parse(line) for line in lines if line.strip()]
 
 
+# A document pasted as it was printed: an error page (curl's or a browser's view of it) from `<html` to
+# `</html>`, a JSON object pretty-printed by jq or a log viewer from a lone `{` to a lone `}`. Each is one
+# event; its lines are joined (stripped) so that a recogniser sees it whole. Longer ones are left as lines.
+_DOCUMENTS = ((re.compile(r"^\s*<html\b", re.IGNORECASE), re.compile(r"</html>\s*$", re.IGNORECASE), ""),
+              (re.compile(r"^\{$"), re.compile(r"^\}$"), " "))
+_DOCUMENT_LINES = 60
+
+
 def unwrapped(lines: Iterable[str]) -> list[str]:
-    """The lines with the pieces of a wrapped line joined again (see _CONTINUES)."""
+    """The lines with the pieces of a wrapped line, and of a pasted document, joined again (see _CONTINUES,
+    _DOCUMENTS)."""
     result: list[str] = []
     piece = ""  # the last physical line, as it was pasted
+    document: list[str] = []  # the lines of an open document, as pasted
+    closing: re.Pattern[str] | None = None
+    glue = ""
     for raw in lines:
         line = raw.rstrip("\r\n")
+        if closing is not None:
+            document.append(line)
+            if closing.search(line.strip()):
+                result.append(glue.join(part.strip() for part in document if part.strip()))
+                document, closing = [], None
+            elif len(document) > _DOCUMENT_LINES:  # no document after all: its lines stand on their own
+                result += document
+                document, closing = [], None
+            continue
+        opening = next(((end, joiner) for start, end, joiner in _DOCUMENTS if start.match(line.strip())), None)
+        if opening is not None and not opening[0].search(line.strip()[1:]):
+            (closing, glue), document = opening, [line]
+            continue
         if (result and len(piece) >= _WRAPPED_AFTER and _CONTINUES.match(line)
                 and parse(line).format == "unknown"):
             result[-1] += line if len(piece) in _TERMINAL_WIDTHS else " " + line
         else:
             result.append(line)
         piece = line
-    return result
+    return result + document  # a document never closed: its lines as they were
 
 
 def _status_codes(text: str) -> ParsedLine | None:

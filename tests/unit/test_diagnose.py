@@ -15,7 +15,7 @@ from faultlab.cli import HINTS
 from faultlab.model import scenario
 from faultlab.output import diagnose_text, words
 from faultlab.tools import diagnose
-from faultlab.tools.logformats import parse_lines
+from faultlab.tools.logformats import parse_lines, unwrapped
 
 SAMPLES = Path(__file__).parent / "data" / "default-logs"
 
@@ -179,7 +179,7 @@ def test_every_signature_matches_a_default_format_line(steps):
     # JSON formats match default-format lines through their lab-format twin (ingress-nginx's
     # upstreaminfo carries nginx's upstream status; nginx's `combined` does not, see test_logformats).
     lines = [line for path in sorted(SAMPLES.glob("*.log")) for line in path.read_text().splitlines()]
-    parsed = parse_lines(lines)
+    parsed = parse_lines(unwrapped(lines))
     unmatched = {sig.pattern for step in steps for sig in step.logs
                  if diagnose.match_step(dataclasses.replace(step, logs=(sig,)), parsed) is None
                  or diagnose.match_step(dataclasses.replace(step, logs=(sig,)), parsed).missing}

@@ -90,6 +90,18 @@ CASES = [
     ("ERROR:    Exception in ASGI application", "uvicorn log", {"uvicorn"}, "error", (), None),
     ('{"request_id":"r1","status":201,"method":"POST","uri":"/orders","asgi_time_us":104727}', "JSON access",
      {"uvicorn"}, "access", (201,), None),
+    # A custom key=value log_format with the upstream's status (adobe-apiplatform/apigateway#49, cut short)
+    ('193.105.140.131 - - [20/Apr/2017:07:59:12 +0000] request="GET /api/v1/connections HTTP/1.1" api_key="" '
+     'status=504 bbs=84 rl=2025 rt=10.001 upadd="10.13.100.7:26856" upstat=504 uprt="10.001"',
+     "nginx key=value access (custom log_format)", NGINX, "access", (504,),
+     '{"status":504,"upstream_status":"504","method":"GET","uri":"/api/v1/connections"}'),
+    # nginx's own error page, as logformats.unwrapped joins it (AudiusProject/apps#2336: openresty's footer)
+    ("<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center>"
+     "<hr><center>openresty/1.19.9.1</center></body></html>",
+     "nginx error page", NGINX, "access", (504,), '{"status":504,"upstream_status":"504","method":"","uri":""}'),
+    ("<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large"
+     "</h1></center><hr><center>nginx</center></body></html>",
+     "nginx error page", NGINX, "access", (413,), '{"status":413,"upstream_status":"-","method":"","uri":""}'),
     ("502 504", "status codes", set(), None, (502, 504), None),
     ("HTTP/1.1 503 Service Unavailable", "HTTP status line", set(), None, (503,), None),
     ("502 Bad Gateway", "HTTP status line", set(), None, (502,), None),
@@ -113,7 +125,7 @@ def test_nginx_error_lines_say_how_nginx_talks_to_its_upstream():
 @pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.log")), ids=lambda path: path.stem)
 def test_every_sample_line_is_recognised(path):
     # Only a traceback's source lines carry nothing to recognise.
-    unknown = [line for line in path.read_text().splitlines() if not parse(line).known]
+    unknown = [line for line in unwrapped(path.read_text().splitlines()) if not parse(line).known]
     assert all(line.startswith("    ") for line in unknown), unknown
 
 
@@ -156,7 +168,21 @@ def test_a_line_wrapped_at_a_word_or_at_the_terminals_width_is_joined_again():
         "total-vm:3812556kB, anon-rss:1220624kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:2912kB oom_score_adj:0"]
 
 
+def test_a_pasted_error_page_or_pretty_printed_json_is_one_line():
+    # An error page as curl prints it (AudiusProject/apps#2336), joined without glue.
+    assert unwrapped(["<html>", "", "<head>", "\t<title>504 Gateway Time-out</title>", "</head>", "<body>",
+                      "\t<center>openresty/1.19.9.1</center>", "</body>", "", "</html>", "next"]) == [
+        "<html><head><title>504 Gateway Time-out</title></head><body><center>openresty/1.19.9.1</center></body></html>",
+        "next"]
+    # traefik 1.x's JSON access line pretty-printed (traefik/traefik#4452, cut short), joined with a space.
+    assert unwrapped(["{", '  "DownstreamStatus": 502,', '  "OriginStatus": 502', "}"]) == [
+        '{ "DownstreamStatus": 502, "OriginStatus": 502 }']
+    assert parse(unwrapped(["{", '  "DownstreamStatus": 502,', '  "OriginStatus": 502', "}"])[0]).statuses == (502,)
+
+
 @pytest.mark.parametrize("lines", [
+    ["{", "never closed"],  # a document that does not end: its lines as they were
+    ["<html>"] + ["x"] * 70 + ["</html>"],  # too long for a pasted page
     ["http: server closed idle connection", "write: broken pipe"],  # short lines of their own (reana#691)
     ["2026/11/24 10:00:00 [error] 7#7: *2 upstream timed out (110: Connection timed out) while reading response",
      "2026/11/24 10:00:01 [error] 7#7: *3 upstream timed out (110: Connection timed out) while reading response"],
