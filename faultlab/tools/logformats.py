@@ -67,7 +67,7 @@ def parse_lines(lines: Iterable[str]) -> list[ParsedLine]:
 # A document pasted as it was printed: an error page (curl's or a browser's view of it) from `<html` to
 # `</html>`, a JSON object pretty-printed by jq or a log viewer from a lone `{` to a lone `}`. Each is one
 # event; its lines are joined (stripped) so that a recogniser sees it whole. Longer ones are left as lines.
-_DOCUMENTS = ((re.compile(r"^\s*<html\b", re.IGNORECASE), re.compile(r"</html>\s*$", re.IGNORECASE), ""),
+_DOCUMENTS = ((re.compile(r"^<html\b", re.IGNORECASE), re.compile(r"</html>$", re.IGNORECASE), ""),
               (re.compile(r"^\{$"), re.compile(r"^\}$"), " "))
 _DOCUMENT_LINES = 60
 
@@ -78,22 +78,26 @@ def unwrapped(lines: Iterable[str]) -> list[str]:
     result: list[str] = []
     piece = ""  # the last physical line, as it was pasted
     document: list[str] = []  # the lines of an open document, as pasted
-    closing: re.Pattern[str] | None = None
-    glue = ""
+    ending: tuple[re.Pattern[str], str] | None = None  # the open document's last line, and its glue
     for raw in lines:
         line = raw.rstrip("\r\n")
-        if closing is not None:
+        stripped = line.strip()
+        if ending is not None:
             document.append(line)
-            if closing.search(line.strip()):
+            closing, glue = ending
+            if closing.search(stripped):
                 result.append(glue.join(part.strip() for part in document if part.strip()))
-                document, closing = [], None
             elif len(document) > _DOCUMENT_LINES:  # no document after all: its lines stand on their own
                 result += document
-                document, closing = [], None
+            else:
+                continue
+            document, ending, piece = [], None, ""  # nothing continues a document
             continue
-        opening = next(((end, joiner) for start, end, joiner in _DOCUMENTS if start.match(line.strip())), None)
-        if opening is not None and not opening[0].search(line.strip()[1:]):
-            (closing, glue), document = opening, [line]
+        # A document opens on a line that does not close it too (a page on one line is a line).
+        ending = next(((closing, glue) for opening, closing, glue in _DOCUMENTS
+                       if opening.match(stripped) and not closing.search(stripped[1:])), None)
+        if ending is not None:
+            document = [line]
             continue
         if (result and len(piece) >= _WRAPPED_AFTER and _CONTINUES.match(line)
                 and parse(line).format == "unknown"):

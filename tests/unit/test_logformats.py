@@ -175,9 +175,11 @@ def test_a_pasted_error_page_or_pretty_printed_json_is_one_line():
         "<html><head><title>504 Gateway Time-out</title></head><body><center>openresty/1.19.9.1</center></body></html>",
         "next"]
     # traefik 1.x's JSON access line pretty-printed (traefik/traefik#4452, cut short), joined with a space.
-    assert unwrapped(["{", '  "DownstreamStatus": 502,', '  "OriginStatus": 502', "}"]) == [
-        '{ "DownstreamStatus": 502, "OriginStatus": 502 }']
-    assert parse(unwrapped(["{", '  "DownstreamStatus": 502,', '  "OriginStatus": 502', "}"])[0]).statuses == (502,)
+    # Nothing continues a document, even after a long line before it.
+    assert unwrapped(["x" * 70, "<html>", "</html>", "next"]) == ["x" * 70, "<html></html>", "next"]
+    record = unwrapped(["{", '  "DownstreamStatus": 502,', '  "OriginStatus": 502', "}"])
+    assert record == ['{ "DownstreamStatus": 502, "OriginStatus": 502 }']
+    assert parse(record[0]).statuses == (502,)
 
 
 @pytest.mark.parametrize("lines", [
