@@ -17,7 +17,7 @@ from faultlab.model import scenario
 from faultlab.tools import diagnose
 
 CORPUS = Path(__file__).parent / "data" / "diagnose-corpus"
-FIRST, TOP_THREE, HONEST = 0.93, 0.96, 0.90  # floors: today's rates (74, 76 of 79; 35 of 35), rounded down
+FIRST, TOP_THREE, HONEST = 0.89, 0.93, 0.95  # floors: today's rates (86, 90 of 96; 45 of 47), rounded down
 SECONDS_PER_CASE = 1.0
 
 
@@ -72,3 +72,4 @@ def test_outside_catalogue_cases_get_no_known_cause(steps):
             wrong.append(f"{named[:3]}: {case['source']} ({case['cause'][:80]})")
     honest = len(cases) - len(wrong)
     assert honest / len(cases) >= HONEST, f"no known cause for {honest} of {len(cases)}; named:\n" + "\n".join(wrong)
+
