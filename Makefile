@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUNDLE ?= faultlab-bundle.tar
 
-.PHONY: test unit bench list engine images clean lint venv workshop
+.PHONY: test unit bench list engine images clean lint venv workshop calibrate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ workshop: $(STAMP)
 
 clean: $(STAMP)
 	$(BIN)/faultlab clean
+
+# After a change to diagnose's corpus or ranking: count the corpus into diagnose's confidence table.
+calibrate: $(STAMP)
+	$(BIN)/python tests/unit/test_diagnose_corpus.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check faultlab tests apps examples

@@ -166,7 +166,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         print(json.dumps(diagnose_text.to_dict(result, HINTS), indent=2))
     else:
         _out(diagnose_text.render_text(result, HINTS))
-    return 0 if result.found else 1
+    return 0 if result.known else 1
 
 
 def cmd_images(args: argparse.Namespace) -> int:
@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="faultlab: replay reverse-proxy incidents with real nginx, traefik, HAProxy, "
         "gunicorn, uwsgi and uvicorn in docker compose, and check what users see.",
         epilog="Start with `faultlab list`, then `faultlab explain <scenario>` and `faultlab run <scenario>`. "
-        "Exit status: 0 ok, 1 a step did not match (or no cause found), 2 bad input, 3 environment, 130 interrupted.")
+        "Exit status: 0 ok, 1 a step did not match (or diagnose found no known cause), 2 bad input, "
+        "3 environment, 130 interrupted.")
     parser.add_argument("--version", action="version", version=f"faultlab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     parser.add_argument("--scenarios", metavar="DIR", action="append", default=[],

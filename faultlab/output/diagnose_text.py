@@ -7,7 +7,7 @@ from typing import Any
 from faultlab.model.plan import KnobChange
 from faultlab.output import words
 from faultlab.output.words import Hints
-from faultlab.tools.diagnose import Cause, Diagnosis, Differential
+from faultlab.tools.diagnose import STANDINGS, Cause, Diagnosis, Differential, calibration
 
 
 def _change(change: KnobChange) -> dict[str, Any]:
@@ -21,6 +21,7 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
     """The result for tools (`diagnose --json`)."""
     return {
         "found": diagnosis.found,
+        "known": diagnosis.known,
         "lines_read": diagnosis.lines_read,
         "formats": diagnosis.formats,
         "signatures": diagnosis.signatures,
@@ -29,6 +30,7 @@ def to_dict(diagnosis: Diagnosis, hints: Hints | None = None) -> dict[str, Any]:
         "causes": [{
             "scenario": cause.scenario_id, "title": cause.title, "step": cause.step, "role": cause.role,
             "strength": "strong" if cause.strong else "weak", "score": round(cause.score, 3),
+            "standing": cause.standing or None, "confidence": round(cause.confidence, 3) if cause.strong else None,
             "evidence": [{"hop": m.signature.hop, "kind": m.signature.kind, "stream": m.signature.stream,
                           "signature": m.signature.pattern, "exact": m.exact, "lines": m.lines} for m in cause.matched],
             "missing": [{"hop": sig.hop, "kind": sig.kind, "stream": sig.stream, "signature": sig.pattern}
@@ -64,9 +66,12 @@ def render_text(diagnosis: Diagnosis, hints: Hints | None = None) -> str:
     if not diagnosis.causes:
         out.append("\nNo known cause: nothing in the input matches a scenario's signature or status.")
     elif not strong:
-        out.append("\nNo log line matches a scenario's signature; only statuses do.")
+        out.append("\nNo known cause: no log line matches a scenario's signature; only statuses do.")
+    elif not diagnosis.known:
+        out.append(f"\nNo known cause: the best match is right less than half the time on the corpus "
+                   f"({strong[0].confidence:.0%}); the candidates below are partial.")
     for number, cause in enumerate(strong[:SHOWN_CAUSES], 1):
-        out += ["", *_render_cause(number, cause, hints)]
+        out += ["", *_render_cause(number, cause, hints, partial=not diagnosis.known)]
     if weak:
         out.append("\nThe statuses alone also fit (weak evidence; paste the hops' logs to tell them apart):"
                    if strong else "\nThe statuses alone fit (weak evidence; paste the hops' logs to tell them apart):")
@@ -85,9 +90,12 @@ def render_text(diagnosis: Diagnosis, hints: Hints | None = None) -> str:
     return "\n".join(out)
 
 
-def _render_cause(number: int, cause: Cause, hints: Hints | None) -> list[str]:
+def _render_cause(number: int, cause: Cause, hints: Hints | None, *, partial: bool = False) -> list[str]:
     logs = len(cause.matched) + len(cause.missing)
-    lines = [f"{number}. {cause.scenario_id}: {cause.title}",
+    right, seen = calibration().get(cause.standing, (0, 0))
+    lines = [f"{number}. {cause.scenario_id}{' (partial)' if partial else ''}: {cause.title}",
+             f"   confidence: {cause.confidence:.0%} — {STANDINGS[cause.standing]}; on the corpus of real lines "
+             f"such a cause was right {right} of {seen} times",
              f"   evidence: {cause.score:.0%} of step {cause.step!r} ({cause.role}): {len(cause.matched)} of {logs} "
              f"log signatures" + (f", status {', '.join(map(str, cause.statuses))}" if cause.statuses else "")]
     if cause.contradicted:

@@ -19,11 +19,19 @@ same chain as a scenario it replays (its `replays`) is folded into that cause as
 causes were all found by one and the same line (nginx's "upstream prematurely closed connection" fits a
 killed gunicorn worker, a uwsgi harakiri and a keep-alive race), the diagnosis carries a differential:
 what else each of them would have logged.
+
+Each strong cause has a standing among the others (alone, leading a shared line, an alternative to the
+first, found by other lines, ruled out by a line) and a confidence: how often a cause of that standing
+was the right one on the corpus of real lines from public threads (tests/unit/data/diagnose-corpus,
+counted into faultlab/data/diagnose-calibration.json; Laplace's rule, so an unseen standing is 0.5).
+A first cause below KNOWN_AT is no answer: the diagnosis says "no known cause" and shows the causes as
+partial candidates.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import sys
 from collections.abc import Iterable
@@ -36,6 +44,7 @@ from faultlab.hops import HOP_KINDS
 from faultlab.model import scenario as scenarios
 from faultlab.model.plan import KnobChange, Plan, StepPlan
 from faultlab.model.scenario import Action
+from faultlab.paths import DATA
 from faultlab.tools import MAX_DIAGNOSE_MIB, fix
 from faultlab.tools.fix import FixReport
 from faultlab.tools.logformats import MAX_LINE_CHARS, ParsedLine, could_be, parse_lines, unwrapped
@@ -47,6 +56,16 @@ FUZZY_LINES = 2000  # lines compared for "closest partial matches" (difflib is q
 FUZZY_CHARS = 300
 PARTIAL_SIMILARITY = 0.6  # share of a signature's text found in one line, in order
 SHOWN_PARTIAL = 3
+KNOWN_AT = 0.5  # a first cause less likely right than wrong is no answer
+CALIBRATION = DATA / "diagnose-calibration.json"
+# A strong cause's place among the others (see standing()), in the order the calibration file lists them.
+STANDINGS = {
+    "alone": "the first cause, and no other cause matched a line of its evidence",
+    "leading": "the first of several causes that match the same line",
+    "alternative": "another cause of a line the first cause explains",
+    "separate": "a cause found by other lines than the first cause",
+    "contradicted": "a line of the input rules it out",
+}
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,8 @@ class Cause:
     tells_apart: str = ""
     contradicted: str = ""  # why a line of the input rules it out ("" when none does)
     failing_steps: int = 0
+    standing: str = ""  # a strong cause's place among the others (STANDINGS); "" for a weak one
+    confidence: float = 0.0  # how often a cause of its standing was right on the corpus
 
 
 @dataclass
@@ -209,6 +230,17 @@ class Diagnosis:
     @property
     def found(self) -> bool:
         return bool(self.causes)
+
+    @property
+    def known(self) -> bool:
+        """Whether the first strong cause is an answer: likelier right than wrong on the corpus."""
+        strong = [cause for cause in self.causes if cause.strong]
+        return bool(strong) and strong[0].confidence >= KNOWN_AT
+
+    @property
+    def matches(self) -> list[Cause]:
+        """The causes ranked as matches: the strong ones when the first is an answer, else none."""
+        return [cause for cause in self.causes if cause.strong] if self.known else []
 
 
 def loadable() -> tuple[list[Plan], list[str]]:
@@ -339,6 +371,7 @@ def diagnose(lines: Iterable[str], steps: list[CauseStep] | None = None) -> Diag
             same.also.append(f"{cause.scenario_id} (step {cause.step})")
         else:
             causes.append(cause)
+    _place(causes, calibration())
     partial = [] if any(cause.strong for cause in causes) else _closest(steps, parsed)
     return Diagnosis(sum(repeats.values()), formats, causes, partial, sum(len(step.logs) for step in steps),
                      len({step.scenario_id for step in steps}), unreadable, _differential(causes, parsed))
@@ -365,6 +398,53 @@ def _ranked(causes: list[Cause], broken_share: dict[str, float]) -> list[Cause]:
                                                    not cause.refines & ids,
                                                    -cause.failing_steps, cause.rank), reverse=True)
     return result
+
+
+def standing(strong: list[Cause], number: int) -> str:
+    """The place of the strong cause `strong[number]` among the ranked strong causes (STANDINGS)."""
+    cause = strong[number]
+    if cause.contradicted:
+        return "contradicted"
+    if number == 0:
+        return "leading" if any(cause.evidence_ids & other.evidence_ids for other in strong[1:]) else "alone"
+    return "alternative" if cause.evidence_ids & strong[0].evidence_ids else "separate"
+
+
+def _place(causes: list[Cause], counts: dict[str, tuple[int, int]]) -> None:
+    """Give each strong cause its standing and that standing's confidence."""
+    strong = [cause for cause in causes if cause.strong]
+    for number, cause in enumerate(strong):
+        cause.standing = standing(strong, number)
+        right, seen = counts.get(cause.standing, (0, 0))
+        cause.confidence = (right + 1) / (seen + 2)
+
+
+_CALIBRATION: dict[str, tuple[int, int]] | None = None
+
+
+def calibration() -> dict[str, tuple[int, int]]:
+    """Per standing: (right, seen) on the corpus, as counted into CALIBRATION; none where the file is
+    missing (a data folder of the user's own)."""
+    global _CALIBRATION
+    if _CALIBRATION is None:
+        try:
+            table = json.loads(CALIBRATION.read_text())["standings"]
+            _CALIBRATION = {name: (int(row["right"]), int(row["seen"])) for name, row in table.items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            _CALIBRATION = {}
+    return _CALIBRATION
+
+
+def count_standings(cases: Iterable[tuple[list[str], str]], steps: list[CauseStep]) -> dict[str, dict[str, int]]:
+    """Per standing, how many strong causes of that standing the cases (lines, the scenario that is their
+    cause, or "unknown") show, and how many of them were the case's own cause: CALIBRATION's table."""
+    table = {name: {"right": 0, "seen": 0} for name in STANDINGS}
+    for lines, expected in cases:
+        for cause in diagnose(lines, steps).causes:
+            if cause.strong:
+                table[cause.standing]["seen"] += 1
+                table[cause.standing]["right"] += cause.scenario_id == expected
+    return table
 
 
 DIFFERENTIAL_CAUSES = 5  # the top causes looked at (the terminal shows as many)

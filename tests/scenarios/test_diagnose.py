@@ -65,6 +65,7 @@ def test_real_lines_of_a_failing_step_name_its_scenario(cause, real_run):
 
     result = diagnose.diagnose(lines, STEPS)
     top = result.causes[0]
+    assert result.known, f"{top.scenario_id} first, confidence {top.confidence:.2f} ({top.standing})"
     if top.scenario_id in scenario.load(cause.scenario_id).scenario.refines:
         # A special case on its general cause's lines alone (a stale address behind a refused connect):
         # named beside it in the differential, with what tells them apart.

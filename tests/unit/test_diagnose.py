@@ -282,3 +282,34 @@ def test_a_variant_wording_names_its_scenario_and_a_contradicting_line_demotes_i
     assert causes[0].scenario_id == "502-gunicorn-timeout"
     oom = next(cause for cause in causes if cause.scenario_id == "502-worker-oom")
     assert "WORKER TIMEOUT" not in oom.contradicted and "502-gunicorn-timeout" in oom.contradicted
+
+
+LIMITED = ('2026/11/24 10:05:00 [error] 7#7: *2 limiting connections by zone "faultlab_conn", client: 172.17.0.1, '
+           'server: , request: "GET / HTTP/1.1", host: "localhost"')
+
+
+def test_each_strong_cause_has_its_standing_and_the_corpus_confidence_of_that_standing(steps):
+    counts = diagnose.calibration()
+    assert set(counts) == set(diagnose.STANDINGS)
+    alone = diagnose.diagnose([LIMITED], steps).causes[0]
+    assert alone.standing == "alone" and alone.confidence == (counts["alone"][0] + 1) / (counts["alone"][1] + 2)
+    shared = [cause for cause in diagnose.diagnose([PREMATURE], steps).causes if cause.strong]
+    assert [cause.standing for cause in shared] == ["leading"] + ["alternative"] * (len(shared) - 1)
+    assert shared[0].confidence > diagnose.KNOWN_AT > shared[1].confidence  # as measured on the corpus
+    over_http = PREMATURE.replace("prematurely closed connection", "timed out (110: Connection timed out)")
+    ruled_out = next(cause for cause in diagnose.diagnose([over_http], steps).causes
+                     if cause.scenario_id == "504-uwsgi-read-timeout")
+    assert ruled_out.standing == "contradicted" and ruled_out.confidence < diagnose.KNOWN_AT
+    shown = diagnose_text.to_dict(diagnose.diagnose([LIMITED], steps))
+    assert shown["known"] is True and shown["causes"][0]["standing"] == "alone"
+
+
+def test_a_first_cause_that_was_rarely_right_on_the_corpus_is_no_known_cause(steps, monkeypatch):
+    monkeypatch.setattr(diagnose, "_CALIBRATION", {"alone": (1, 10)})
+    result = diagnose.diagnose([LIMITED], steps)
+    assert result.causes[0].strong and result.causes[0].confidence == 2 / 12
+    assert not result.known and result.matches == []
+    text = diagnose_text.render_text(result)
+    assert "No known cause: the best match is right less than half the time on the corpus (17%)" in text
+    assert "1. 503-lb-throttle (partial):" in text
+    assert diagnose_text.to_dict(result)["known"] is False

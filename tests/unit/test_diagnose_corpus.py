@@ -7,6 +7,7 @@ honest unknowns): a change that loses a case fails here, and the failure lists e
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def steps() -> list[diagnose.CauseStep]:
 def _named(case: dict[str, str], steps: list[diagnose.CauseStep]) -> tuple[list[str], float]:
     started = time.monotonic()
     result = diagnose.diagnose(case["lines"].splitlines(), steps)
-    return [cause.scenario_id for cause in result.causes if cause.strong], time.monotonic() - started
+    return [cause.scenario_id for cause in result.matches], time.monotonic() - started
 
 
 def test_every_case_has_its_thread_its_cause_and_a_known_expectation():
@@ -73,3 +74,25 @@ def test_outside_catalogue_cases_get_no_known_cause(steps):
     honest = len(cases) - len(wrong)
     assert honest / len(cases) >= HONEST, f"no known cause for {honest} of {len(cases)}; named:\n" + "\n".join(wrong)
 
+
+def _measured(steps: list[diagnose.CauseStep]) -> dict[str, dict[str, int]]:
+    cases = _cases("in-catalogue.yaml") + _cases("outside-catalogue.yaml")
+    return diagnose.count_standings(((case["lines"].splitlines(), case["expected"]) for case in cases), steps)
+
+
+def test_the_packaged_calibration_is_the_corpus_measured_now(steps):
+    """diagnose's confidences come from this corpus: a change to the corpus or to the ranking that moves a
+    count must rewrite the table (`make calibrate`), so a confidence shown is the one measured."""
+    packaged = json.loads(diagnose.CALIBRATION.read_text())
+    assert packaged["standings"] == _measured(steps), "run `make calibrate` and commit the table"
+    assert packaged["cases"] == len(_cases("in-catalogue.yaml")) + len(_cases("outside-catalogue.yaml"))
+
+
+if __name__ == "__main__":  # make calibrate: count the corpus into the packaged table
+    table = {"about": "diagnose's confidence per standing: strong causes of that standing on the corpus of real "
+                      "lines (tests/unit/data/diagnose-corpus) and how many were the case's cause; written by "
+                      "`make calibrate`",
+             "cases": len(_cases("in-catalogue.yaml")) + len(_cases("outside-catalogue.yaml")),
+             "standings": _measured(diagnose.catalogue())}
+    diagnose.CALIBRATION.write_text(json.dumps(table, indent=2) + "\n")
+    print("\n".join(f"{name}: {row['right']} right of {row['seen']}" for name, row in table["standings"].items()))
