@@ -313,3 +313,22 @@ def test_a_first_cause_that_was_rarely_right_on_the_corpus_is_no_known_cause(ste
     assert "No known cause: the best match is right less than half the time on the corpus (17%)" in text
     assert "1. 503-lb-throttle (partial):" in text
     assert diagnose_text.to_dict(result)["known"] is False
+
+
+def test_the_http2_wording_of_a_chunked_413_names_the_body_limit(steps):
+    # Measured on the lab's nginx 1.22.1 over HTTP/2 without a Content-Length (see 413-body-size.md).
+    line = ('2026/12/02 16:42:01 [error] 7#7: *2 client intended to send too large chunked body: 5000 bytes, '
+            'client: 172.17.0.1, server: , request: "PUT /up HTTP/2.0", host: "127.0.0.1:18089"')
+    first = diagnose.diagnose([line], steps).matches[0]
+    assert (first.scenario_id, first.step, first.standing) == ("413-body-size", "broken-chunked", "alone")
+    assert not first.matched[0].exact  # through the variant, not the HTTP/1.1 signature
+
+
+@pytest.mark.parametrize("line", [
+    "[2026-11-24 10:10:00,120] ERROR in app: Exception on /error [GET]",  # the lab's Flask app
+    "Internal Server Error: /",  # Django (openplans/shareabouts#223)
+    "\t[2021-02-14 05:24:40 +0000] [21] [ERROR] Exception in ASGI application",  # uvicorn (newrelic-python-agent#146)
+    " TypeError: 'str' object is not callable",  # a traceback's end, quoted indented (heroku-python/dj-static#19)
+])
+def test_the_frameworks_own_error_lines_name_the_app_error(line, steps):
+    assert [cause.scenario_id for cause in diagnose.diagnose([line], steps).matches] == ["500-app-error"]
