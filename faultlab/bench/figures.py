@@ -1,4 +1,5 @@
-"""A benchmark figure: what was measured, against which target, PASS or SHORT."""
+"""A benchmark figure: what was measured, against which target, PASS or SHORT, or, where its samples
+fall on both sides of the target, not distinguishable from it on this machine."""
 
 from __future__ import annotations
 
@@ -20,7 +21,29 @@ class Figure:
 
     @property
     def passed(self) -> bool:
-        return self.value >= self.target if self.better == "higher" else self.value <= self.target
+        return self._meets(self.value)
+
+    def _meets(self, number: float) -> bool:
+        return number >= self.target if self.better == "higher" else number <= self.target
+
+    @property
+    def straddles(self) -> bool:
+        """Some samples meet the target and some do not: a median of per-pair ratios that lands on one
+        side says little (the two rates' own medians may even point the other way)."""
+        return len(self.samples) >= 2 and len({self._meets(sample) for sample in self.samples}) == 2
+
+    @property
+    def verdict(self) -> Literal["PASS", "SHORT", "UNSURE"]:
+        if self.straddles:
+            return "UNSURE"
+        return "PASS" if self.passed else "SHORT"
+
+    @property
+    def spread_text(self) -> str:
+        """The samples' range, where there are several: "0.71–1.02× over 5 pairs"."""
+        if len(self.samples) < 2:
+            return ""
+        return f"{self.shown(min(self.samples))}–{self.shown(max(self.samples))} over {len(self.samples)}"
 
     def shown(self, number: float) -> str:
         if self.unit == "×":
