@@ -332,3 +332,11 @@ def test_the_http2_wording_of_a_chunked_413_names_the_body_limit(steps):
 ])
 def test_the_frameworks_own_error_lines_name_the_app_error(line, steps):
     assert [cause.scenario_id for cause in diagnose.diagnose([line], steps).matches] == ["500-app-error"]
+
+
+def test_a_big_post_on_a_closed_keepalive_connection_names_the_upstream_keepalive_race(steps):
+    # The ingress's line in a lab run of 502-upstream-keepalive's bursts with a 512 KiB POST (see its .md).
+    line = ('2026/12/02 17:24:55 [error] 7#7: *385 writev() failed (32: Broken pipe) while sending request to '
+            'upstream, client: 192.168.48.1, server: , request: "POST /account/users/login/?work_s=0.010 HTTP/1.1", '
+            'upstream: "http://192.168.48.2:8000/account/users/login/?work_s=0.010", host: "127.0.0.1:33182"')
+    assert [cause.scenario_id for cause in diagnose.diagnose([line], steps).matches][:1] == ["502-upstream-keepalive"]
