@@ -24,6 +24,11 @@ from faultlab.run.traffic.load import LoadSpec, run_load, summarize
 Say = Callable[[str], None]
 
 
+# The engine must keep up with ab on every figure, keep-alive or not (issue 20: "stays >= 0.9x on every
+# figure"; the first bench asked for 1.0x without keep-alive and only 0.25x with it).
+GOAL = 0.9
+
+
 @dataclass(frozen=True)
 class Case:
     label: str
@@ -36,21 +41,21 @@ class Case:
     concurrency: int
     keepalive: bool
     requests: int
-    goal: float  # lab ÷ ab
+    goal: float = GOAL  # lab ÷ ab
 
 
 LOGIN = b'{"username": "ada", "password": "lovelace"}'
 CASES = (
-    Case("nginx 200, c50", "nginx-200", None, None, "GET", "/", b"", 50, False, 10000, 1.0),
-    Case("nginx 200, c200", "nginx-200", None, None, "GET", "/", b"", 200, False, 10000, 1.0),
-    Case("nginx 200, c50 -k", "nginx-200", None, None, "GET", "/", b"", 50, True, 40000, 0.25),
-    Case("nginx 200, c200 -k", "nginx-200", None, None, "GET", "/", b"", 200, True, 40000, 0.25),
+    Case("nginx 200, c50", "nginx-200", None, None, "GET", "/", b"", 50, False, 10000),
+    Case("nginx 200, c200", "nginx-200", None, None, "GET", "/", b"", 200, False, 10000),
+    Case("nginx 200, c50 -k", "nginx-200", None, None, "GET", "/", b"", 50, True, 40000),
+    Case("nginx 200, c200 -k", "nginx-200", None, None, "GET", "/", b"", 200, True, 40000),
     Case("login POST, c50", "keepalive-fixed", "keepalive", "app", "POST", "/account/users/login/?work_s=0",
-         LOGIN, 50, False, 3000, 1.0),
+         LOGIN, 50, False, 3000),
     Case("login POST, c200", "keepalive-fixed", "keepalive", "app", "POST", "/account/users/login/?work_s=0",
-         LOGIN, 200, False, 3000, 1.0),
+         LOGIN, 200, False, 3000),
     Case("login POST, c50 -k", "keepalive-fixed", "keepalive", "app", "POST", "/account/users/login/?work_s=0",
-         LOGIN, 50, True, 3000, 0.25),
+         LOGIN, 50, True, 3000),
 )
 
 
