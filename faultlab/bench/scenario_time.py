@@ -29,6 +29,11 @@ class Timed:
     ok: bool
     wall_s: float
     floor_s: float
+    unmatched: tuple[str, ...] = ()  # the steps whose verdict failed (a race under the other run's load)
+
+    @property
+    def mismatch(self) -> str:
+        return f"step {', '.join(self.unmatched)} did not match" if self.unmatched else "the run did not match"
 
 
 def floor_s(document: dict[str, Any]) -> float:
@@ -48,7 +53,12 @@ def run_one(scenario_id: str) -> Timed:
     except json.JSONDecodeError:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"faultlab run {scenario_id} printed no JSON: {tail[0]}") from None
-    return Timed(scenario_id, document["ok"], document["wall_s"], floor_s(document))
+    return Timed(scenario_id, document["ok"], document["wall_s"], floor_s(document), unmatched(document))
+
+
+def unmatched(document: dict[str, Any]) -> tuple[str, ...]:
+    """The names of a `run --json` document's steps whose expectations failed."""
+    return tuple(step["name"] for step in document["steps"] if not step.get("ok", True))
 
 
 def measure(say: Say, jobs: int = 2) -> list[Figure]:
@@ -59,12 +69,12 @@ def measure(say: Say, jobs: int = 2) -> list[Figure]:
         timed = []
         for result in pool.map(run_one, ids):
             say(f"  {result.scenario_id}: {result.wall_s:.1f} s, floor {result.floor_s:.1f} s"
-                f"{'' if result.ok else ' (DID NOT MATCH)'}")
+                f"{'' if result.ok else f' ({result.mismatch.upper()})'}")
             timed.append(result)
     catalogue_s = time.monotonic() - started
     figures = [Figure("scenario time ÷ floor", t.scenario_id, t.wall_s / t.floor_s, 2.0, "lower",
                       detail=f"{t.wall_s:.1f} s, floor {t.floor_s:.1f} s (stack up + traffic)"
-                      + ("" if t.ok else "; the run did not match its expectations"))
+                      + ("" if t.ok else f"; {t.mismatch} its expectations"))
                for t in sorted(timed, key=lambda t: t.scenario_id)]
     matched = sum(t.ok for t in timed)
     figures.append(Figure("scenario time ÷ floor", f"whole catalogue, {jobs} at a time", catalogue_s, 180, "lower",
