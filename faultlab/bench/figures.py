@@ -40,7 +40,7 @@ class Figure:
 
     @property
     def spread_text(self) -> str:
-        """The samples' range, where there are several: "0.71–1.02× over 5 pairs"."""
+        """The samples' range, where there are several: "0.71×–1.02× over 5"."""
         if len(self.samples) < 2:
             return ""
         return f"{self.shown(min(self.samples))}–{self.shown(max(self.samples))} over {len(self.samples)}"

@@ -30,8 +30,8 @@ VERDICTS = {"PASS": "[green]PASS[/]", "SHORT": "[red]SHORT[/]", "UNSURE": "[yell
 
 
 def summary(figures: list[Figure]) -> str:
-    """"18/27 figures meet their target, 3 not distinguishable from it on this machine (UNSURE: their
-    samples fall on both sides)"."""
+    """"18/27 figures meet their target, 3 not distinguishable from it on this machine (UNSURE: …)": the
+    UNSURE ones counted apart, not as SHORT."""
     verdicts = [figure.verdict for figure in figures]
     text = f"{verdicts.count('PASS')}/{len(figures)} figures meet their target"
     unsure = verdicts.count("UNSURE")

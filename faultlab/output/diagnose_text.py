@@ -7,7 +7,7 @@ from typing import Any
 from faultlab.model.plan import KnobChange
 from faultlab.output import words
 from faultlab.output.words import Hints
-from faultlab.tools.diagnose import STANDINGS, Cause, Diagnosis, Differential, calibration
+from faultlab.tools.diagnose import STANDINGS, Cause, Diagnosis, Differential
 
 
 def _change(change: KnobChange) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def render_text(diagnosis: Diagnosis, hints: Hints | None = None) -> str:
 
 def _render_cause(number: int, cause: Cause, hints: Hints | None, *, partial: bool = False) -> list[str]:
     logs = len(cause.matched) + len(cause.missing)
-    right, seen = calibration().get(cause.standing, (0, 0))
+    right, seen = cause.corpus
     lines = [f"{number}. {cause.scenario_id}{' (partial)' if partial else ''}: {cause.title}",
              f"   confidence: {cause.confidence:.0%} — {STANDINGS[cause.standing]}; on the corpus of real lines "
              f"such a cause was right {right} of {seen} times",

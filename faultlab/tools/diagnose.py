@@ -163,7 +163,13 @@ class Cause:
     contradicted: str = ""  # why a line of the input rules it out ("" when none does)
     failing_steps: int = 0
     standing: str = ""  # a strong cause's place among the others (STANDINGS); "" for a weak one
-    confidence: float = 0.0  # how often a cause of its standing was right on the corpus
+    corpus: tuple[int, int] = (0, 0)  # (right, seen): causes of its standing on the corpus
+
+    @property
+    def confidence(self) -> float:
+        """How often a cause of its standing was right on the corpus (Laplace's rule: unseen is 0.5)."""
+        right, seen = self.corpus
+        return (right + 1) / (seen + 2)
 
 
 @dataclass
@@ -415,8 +421,7 @@ def _place(causes: list[Cause], counts: dict[str, tuple[int, int]]) -> None:
     strong = [cause for cause in causes if cause.strong]
     for number, cause in enumerate(strong):
         cause.standing = standing(strong, number)
-        right, seen = counts.get(cause.standing, (0, 0))
-        cause.confidence = (right + 1) / (seen + 2)
+        cause.corpus = counts.get(cause.standing, (0, 0))
 
 
 _CALIBRATION: dict[str, tuple[int, int]] | None = None
