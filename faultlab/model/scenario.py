@@ -170,8 +170,9 @@ class Step(_Model):
 
 
 class SlowShare(_Model):
-    """A dependency that is slow now and then: each arrival at the app (a replay's too) is slow with
-    probability `share`, and then takes `work` instead of `app_work`."""
+    """A dependency that is slow now and then: `share` of the requests' first arrivals at the app (an
+    exact share of any run of them, from a random start) take `work` instead of `app_work`; a replay of
+    a request is slow with probability `share`, drawn anew."""
 
     share: float = Field(gt=0, le=1)
     work: Duration
@@ -302,7 +303,7 @@ def _at(target: str | None) -> str:
 def _work(story_s: float, scale: TimeScale, when: str, slow: SlowShare | None = None) -> str:
     if not story_s and slow is None:
         return ""
-    share = f" ({slow.share:.0%} of arrivals {_span(slow.work, scale)})" if slow is not None else ""
+    share = f" ({slow.share:.0%} of requests {_span(slow.work, scale)}, replays drawn)" if slow is not None else ""
     return f", app works {_span(story_s, scale)} {when}{share}"
 
 

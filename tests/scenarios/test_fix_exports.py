@@ -15,38 +15,30 @@ file, with no network, labelled like the lab's own so `lab clean` finds it after
 from __future__ import annotations
 
 import ast
-import io
 import json
 import re
 import shlex
-import tarfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import docker
 import kubernetes_validate
 import pytest
 import yaml
 
-from faultlab import paths
 from faultlab.hops import HOP_KINDS, RenderContext, nginx
 from faultlab.hops.base import MEMORY_TITLE, STORY, Snippet
 from faultlab.hops.gunicorn import assignments
 from faultlab.hops.ingress import CONFIGMAP_TITLE, PREFIX, IngressKnobs
 from faultlab.hops.uwsgi import options
-from faultlab.infra.stack import MANAGED_LABEL
 from faultlab.model import scenario
 from faultlab.tools import fix as export
 from faultlab.tools.fix import step_snippets
 from faultlab.units import parse_size
 
+from .box import BOX, run, toolbox
+
 pytestmark = pytest.mark.engine
-
-BOX = "/tmp/fixcheck"
-
 
 @dataclass(frozen=True)
 class Case:
@@ -72,41 +64,6 @@ CASES = _cases()
 
 def _snippets(target: str) -> list[tuple[str, Snippet]]:
     return [(case.label, snippet) for case in CASES for snippet in case.of(target)]
-
-
-def _tar(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        directory = tarfile.TarInfo("fixcheck")
-        directory.type, directory.mode = tarfile.DIRTYPE, 0o777
-        archive.addfile(directory)
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"fixcheck/{name}")
-            info.size, info.mode = len(data), 0o644
-            archive.addfile(info, io.BytesIO(data))
-        archive.add(paths.APPS, arcname="fixcheck/apps",
-                    filter=lambda info: None if "__pycache__" in info.name else info)
-    return buffer.getvalue()
-
-
-@contextmanager
-def toolbox(client: docker.DockerClient, image: str, files: dict[str, str]) -> Iterator[Any]:
-    container = client.containers.create(image, ["sleep", "300"], network_mode="none",
-                                         labels={MANAGED_LABEL: "true"},
-                                         name=f"faultlab-fixcheck-{uuid.uuid4().hex[:8]}")
-    try:
-        container.start()
-        container.put_archive("/tmp", _tar(files))
-        yield container
-    finally:
-        container.remove(force=True)
-
-
-def run(container: Any, command: list[str], *, workdir: str = BOX) -> tuple[int, str, str]:
-    result = container.exec_run(command, workdir=workdir, demux=True)
-    stdout, stderr = result.output
-    return result.exit_code, (stdout or b"").decode(), (stderr or b"").decode()
 
 
 def test_every_scenario_with_a_fix_has_a_snippet_checked_here():

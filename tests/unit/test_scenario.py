@@ -174,7 +174,7 @@ def test_bursty_traffic_and_a_slow_share_read_in_story_time():
     orders = scenario.load("502-retry-duplicate-post")
     traffic = orders.steps[0].traffic
     assert traffic.app_slow is not None and traffic.app_slow.share == 0.25
-    assert "app works 100ms per request (25% of arrivals 3s)" in traffic.describe(orders.scale)
+    assert "app works 100ms per request (25% of requests 3s, replays drawn)" in traffic.describe(orders.scale)
 
 
 def test_a_pause_runs_forwards(write_scenario):

@@ -6,8 +6,10 @@ Each endpoint takes its timing from query parameters that the lab fills from the
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import math
 import os
 import random
 import socket
@@ -30,6 +32,8 @@ EFFECT_KEY = "faultapp_effect"
 # Where the keys live: a directory every replica of the hop mounts (the lab's stand-in for the shared
 # database a real service keeps them in); without one, this container's own temporary directory.
 KEYS_DIR = os.path.join(os.environ.get("FAULTAPP_SHARED_DIR", tempfile.gettempdir()), "idempotency-keys")
+# Where the slow share is kept: which request ids have arrived, and how many first arrivals so far.
+DRAWS_DIR = os.path.join(os.environ.get("FAULTAPP_SHARED_DIR", tempfile.gettempdir()), "slow-draws")
 
 
 @app.before_request
@@ -46,10 +50,49 @@ def _seconds(name: str, default: float = 0.0) -> float:
 
 def _work(default: float = 0.0) -> float:
     """The handler's work: `work_s`, or `slow_s` for a `slow_share` of the requests (a dependency that
-    is slow now and then), drawn anew on every arrival, a replayed request's included."""
-    if random.random() < _seconds("slow_share"):
+    is slow now and then)."""
+    share = _seconds("slow_share")
+    if share > 0 and _slow(share):
         return _seconds("slow_s")
     return _seconds("work_s", default)
+
+
+def _slow(share: float) -> bool:
+    """First arrivals are slow on an exact share of any run of them (every third for 1/3, from a random
+    start), so a step of 16 requests has 5 or 6 slow ones whatever the luck: a random draw gave none
+    with probability (2/3)^16, and one CI run of 504-retry-duplicates met it. A replay (the same
+    X-Request-ID again, on any replica sharing the directory) is drawn at random, so a retry is quick
+    with probability 1 - share, as in production."""
+    request_id = request.headers.get("X-Request-ID")
+    if not request_id or not _first_arrival(request_id):
+        return random.random() < share
+    before, start = _count_first_arrival()
+    return math.floor((before + 1) * share + start) > math.floor(before * share + start)
+
+
+def _first_arrival(request_id: str) -> bool:
+    os.makedirs(DRAWS_DIR, exist_ok=True)
+    try:  # hashed: the header is the client's, never a path
+        os.close(os.open(os.path.join(DRAWS_DIR, hashlib.sha256(request_id.encode()).hexdigest()),
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _count_first_arrival() -> tuple[int, float]:
+    """The first arrivals before this one, and the random start of the pattern, under a lock every
+    worker and replica takes (flock works across containers on one host's file system)."""
+    fd = os.open(os.path.join(DRAWS_DIR, "first-arrivals"), os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        saved = os.pread(fd, 64, 0).split()
+        before, start = (int(saved[0]), float(saved[1])) if len(saved) == 2 else (0, random.random())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{before + 1} {start!r}".encode(), 0)
+    finally:
+        os.close(fd)  # releases the lock
+    return before, start
 
 
 @app.get("/healthz")
