@@ -18,7 +18,7 @@ from faultlab.model import scenario
 from faultlab.tools import diagnose
 
 CORPUS = Path(__file__).parent / "data" / "diagnose-corpus"
-FIRST, TOP_THREE, HONEST = 0.89, 0.93, 0.94  # floors: today's rates (92, 96 of 103; 49 of 52), rounded down
+FIRST, TOP_THREE, HONEST = 0.90, 0.94, 0.94  # floors: today's rates (93, 97 of 103; 49 of 52), rounded down
 SECONDS_PER_CASE = 1.0
 
 
