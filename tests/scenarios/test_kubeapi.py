@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +28,14 @@ from faultlab.infra.stack import MANAGED_LABEL
 
 pytestmark = pytest.mark.engine
 
+# listen(0) takes one connection into the accept queue; its own fills it, and nothing is ever accepted.
+STUCK = ("import socket, time; s = socket.socket(); s.bind(('0.0.0.0', 8000)); s.listen(0); "
+         "c = socket.create_connection(('127.0.0.1', 8000)); time.sleep(3600)")
+PROVIDER_CONNECT_S = 4  # the provider's own proxyConnectTimeout (60 s by default), short for the test
 SETTLE_S = 30.0  # the provider's informers sync, then providersThrottleDuration (2 s) passes
 
 
-def _objects(app: str) -> list[dict[str, Any]]:
+def _objects(app: str, stuck: str) -> list[dict[str, Any]]:
     """What `kubectl apply` would send for one app behind a few Ingresses, and the slice its Service gets."""
     prefix = "nginx.ingress.kubernetes.io/"
     return [
@@ -42,6 +47,15 @@ def _objects(app: str) -> list[dict[str, Any]]:
          "metadata": {"name": "app-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "app"}},
          "addressType": "IPv4", "ports": [{"name": "http", "port": 8000, "protocol": "TCP"}],
          "endpoints": [{"addresses": [app], "conditions": {"ready": True, "serving": True}}]},
+        # A pod whose listen queue is full: the kernel drops the SYN, so a connect waits for its timeout.
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "stuck", "namespace": "shop"},
+         "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8000, "protocol": "TCP"}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "stuck-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "stuck"}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": 8000, "protocol": "TCP"}],
+         "endpoints": [{"addresses": [stuck], "conditions": {"ready": True, "serving": True}}]},
+        _ingress("connect-2", {f"{prefix}proxy-connect-timeout": "2"}, service="stuck"),
+        _ingress("connect-2s", {f"{prefix}proxy-connect-timeout": "2s"}, service="stuck"),
         _ingress("shop", {f"{prefix}proxy-body-size": "1m"}),
         _ingress("buffered", {f"{prefix}proxy-body-size": "1m", f"{prefix}proxy-request-buffering": "on"}),
         _ingress("limited", {f"{prefix}limit-rps": "1"}),
@@ -50,12 +64,12 @@ def _objects(app: str) -> list[dict[str, Any]]:
     ]
 
 
-def _ingress(name: str, annotations: dict[str, str]) -> dict[str, Any]:
+def _ingress(name: str, annotations: dict[str, str], service: str = "app") -> dict[str, Any]:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
             "metadata": {"name": name, "namespace": "shop", "annotations": annotations},
             "spec": {"ingressClassName": "nginx", "rules": [{"host": f"{name}.example", "http": {"paths": [
                 {"path": "/", "pathType": "Prefix",
-                 "backend": {"service": {"name": "app", "port": {"number": 80}}}}]}}]}}
+                 "backend": {"service": {"name": service, "port": {"number": 80}}}}]}}]}}
 
 
 class Net:
@@ -91,7 +105,7 @@ class Stack:
 
     def ask(self, host: str, path: str = "/healthz", body: bytes = b"") -> tuple[int, float]:
         """The status and the seconds it took; a POST when there is a body."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         started = time.monotonic()
         try:
             connection.request("POST" if body else "GET", path, body=body or None, headers={"Host": host})
@@ -110,15 +124,17 @@ def stack(client: docker.DockerClient, image_tags: dict[str, str],
     folder.chmod(0o755)
     net = Net(client)
     try:
-        (folder / "objects.json").write_text(json.dumps(_objects(f"{net.name}-app")))
+        (folder / "objects.json").write_text(json.dumps(_objects(f"{net.name}-app", f"{net.name}-stuck")))
         mounts = {str(paths.APPS): {"bind": "/srv/apps", "mode": "ro"}}
         net.start(image_tags["python"], "app", ["gunicorn", "-b", "0.0.0.0:8000", "faultapp:app"], volumes=mounts)
+        net.start(image_tags["python"], "stuck", ["python", "-c", STUCK])
         kubeapi = net.start(image_tags["python"], "kubeapi", ["python", "kubeapi.py", "/etc/faultlab/objects.json"],
                             volumes={**mounts, str(folder): {"bind": "/etc/faultlab", "mode": "ro"}})
         traefik = net.start(image_tags["traefik"], "traefik",
                             ["traefik", "--entrypoints.web.address=:8000", "--log.level=DEBUG",
                              f"--providers.kubernetesingressnginx.endpoint=http://{net.name}-kubeapi:8080",
-                             "--providers.kubernetesingressnginx.httpentrypoint=web"],
+                             "--providers.kubernetesingressnginx.httpentrypoint=web",
+                             f"--providers.kubernetesingressnginx.proxyconnecttimeout={PROVIDER_CONNECT_S}"],
                             ports={"8000/tcp": ("127.0.0.1", None)})
         traefik.reload()
         routed = Stack(int(traefik.ports["8000/tcp"][0]["HostPort"]), traefik, kubeapi)
@@ -169,3 +185,19 @@ def test_proxy_read_timeout_answers_504(stack):
     """proxy-read-timeout 1 against 2 s of work: a 504 after about a second, as on ingress-nginx."""
     status, seconds = stack.ask("impatient.example", "/slow?work_s=2")
     assert status == 504 and 0.9 <= seconds < 2.0, (status, seconds, stack.logs())
+
+
+def test_proxy_connect_timeout_takes_whole_seconds_and_drops_a_unit_silently(stack):
+    """A pod that never accepts: traefik's connect timeout, times the retry middleware's 3 attempts.
+    The provider reads the annotation with strconv.Atoi and keeps nothing when that fails, without a log
+    line (parseIngressConfig, pkg/provider/kubernetes/ingress-nginx/annotations.go), so "2s" falls back to
+    the provider's proxyConnectTimeout. ingress-nginx also refuses "2s" but logs a warning and keeps the
+    ConfigMap's value (5 s; see IngressKnobs.rejected). Measured 5 of 5 runs: 6.005-6.007 s and 12.01 s."""
+    with ThreadPoolExecutor(2) as pool:  # side by side: the test waits for the longer one only
+        whole, with_unit = pool.map(stack.ask, ("connect-2.example", "connect-2s.example"))
+    assert whole[0] == 504 and 5.9 <= whole[1] < 7.0, (whole, stack.logs())
+    low = 3 * PROVIDER_CONNECT_S
+    assert with_unit[0] == 504 and low - 0.1 <= with_unit[1] < low + 1.5, (with_unit, stack.logs())
+    complaints = [line for line in stack.traefik.logs().decode(errors="replace").splitlines()
+                  if ("WRN" in line or "ERR" in line) and ("connect-2s" in line or "connect-timeout" in line)]
+    assert complaints == [], complaints
