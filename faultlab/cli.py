@@ -129,16 +129,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     from faultlab.hops import HOP_KINDS, RenderContext
     from faultlab.model import scenario
 
-    plan = scenario.load(args.scenario, time_scale=_time_scale(args.time_scale))
-    step = plan.step_named(args.step) if args.step else plan.steps[0]
-    for hop in plan.topology.hops:
-        ctx = RenderContext(hop.name, hop.port, hop.upstream, step.scale)
-        directory = Path(args.out) / hop.name
-        for name, text in HOP_KINDS[hop.kind].render(step.knobs[hop.name], ctx).items():
-            _write(directory / name, text, "--out")
-    paths.make_shared_dir(Path(args.out))  # the replicas' shared state (the app's idempotency keys)
-    print(f"rendered step {step.step.name!r} of {plan.scenario.id} into {args.out}; run it by hand with:\n"
-          f"  FAULTLAB_CONFIG={Path(args.out).resolve()} docker compose -f {plan.topology.compose_file} up")
+    first = scenario.load(args.scenario, time_scale=_time_scale(args.time_scale))
+    # A scenario with a twin topology renders both: the twin into a folder of its own name.
+    for plan, out in ((first, Path(args.out)), (first.twin, Path(args.out) / "twin")):
+        if plan is None:
+            continue
+        step = plan.step_named(args.step) if args.step else plan.steps[0]
+        for hop in plan.topology.hops:
+            ctx = RenderContext(hop.name, hop.port, hop.upstream, step.scale)
+            for name, text in HOP_KINDS[hop.kind].render(step.knobs[hop.name], ctx).items():
+                _write(out / hop.name / name, text, "--out")
+        paths.make_shared_dir(out)  # the replicas' shared state (the app's idempotency keys)
+        print(f"rendered step {step.step.name!r} of {plan.scenario.id} into {out}; run it by hand with:\n"
+              f"  FAULTLAB_CONFIG={out.resolve()} docker compose -f {plan.topology.compose_file} up")
     return 0
 
 

@@ -12,11 +12,12 @@ from faultlab.hops.haproxy import HaproxyHop
 from faultlab.hops.ingress import IngressHop
 from faultlab.hops.nginx import NginxHop
 from faultlab.hops.traefik import TraefikHop
+from faultlab.hops.traefik_ingress import TraefikIngressHop
 from faultlab.hops.uvicorn import UvicornHop
 from faultlab.hops.uwsgi import UwsgiHop
 
 _KINDS: tuple[HopKind, ...] = (HaproxyHop(), NginxHop(), IngressHop(), GunicornHop(), UwsgiHop(), UvicornHop(),
-                               TraefikHop())
+                               TraefikHop(), TraefikIngressHop())
 HOP_KINDS: dict[str, HopKind] = {hop.name: hop for hop in _KINDS}
 # `fix --format` choices, in the order a request meets the servers.
 FIX_FORMATS: tuple[str, ...] = tuple(dict.fromkeys(hop.fix_format for hop in _KINDS))

@@ -105,12 +105,20 @@ ANNOTATIONS: dict[str, Annotation] = {
     "proxy-buffer-size": Annotation("proxy_buffer_size", _nginx_size),
     "proxy-buffers-number": Annotation("proxy_buffers_number", _count),
     "proxy-busy-buffers-size": Annotation("proxy_busy_buffers_size", _nginx_size),
+    # limit_req_zone … rate=<n>r/s and `limit_req zone=… burst=<n × limit-burst-multiplier> nodelay`
+    # (buildRateLimitZones / buildRateLimit, internal/ingress/controller/template/template.go; the
+    # multiplier's default 5 in internal/ingress/annotations/ratelimit/main.go). The zone is keyed by the
+    # client address there and by the server port in the lab: one client, the same bucket.
+    "limit-rps": Annotation("limit_req_rate", _count),
+    "limit-burst-multiplier": Annotation("limit_burst_multiplier", _count),
 }
+DEFAULT_BURST_MULTIPLIER = 5
 
-# ConfigMap keys (controller-wide): the per-Ingress annotations of the same names override them.
+# ConfigMap keys (controller-wide): the per-Ingress annotations of the same names override them (the
+# rate limits are annotations only).
 # (internal/ingress/controller/config/config.go; upstream keep-alive goes into the `upstream_balancer` block.)
 CONFIGMAP: dict[str, Annotation] = {
-    **{name: annotation for name, annotation in ANNOTATIONS.items()},
+    **{name: annotation for name, annotation in ANNOTATIONS.items() if not name.startswith("limit-")},
     "upstream-keepalive-connections": Annotation("upstream_keepalive", _count),
     "upstream-keepalive-timeout": Annotation("upstream_keepalive_timeout", _whole_seconds),
     "upstream-keepalive-requests": Annotation("upstream_keepalive_requests", _count),
@@ -213,6 +221,10 @@ class IngressKnobs(Knobs):
         if updates.pop("retry_non_idempotent", False):
             words = str(updates.get("proxy_next_upstream", INGRESS_DEFAULTS.proxy_next_upstream)).split()
             updates["proxy_next_upstream"] = " ".join([w for w in words if w != "non_idempotent"] + ["non_idempotent"])
+        multiplier = updates.pop("limit_burst_multiplier", DEFAULT_BURST_MULTIPLIER)
+        if "limit_req_rate" in updates:
+            rate = int(updates["limit_req_rate"])  # type: ignore[call-overload]
+            updates |= {"limit_req_rate": f"{rate}r/s", "limit_req_burst": rate * int(multiplier)}  # type: ignore[call-overload]
         explicit = set(updates)
         number = updates.pop("proxy_buffers_number", None)
         if number is not None or "proxy_buffer_size" in updates:

@@ -245,6 +245,12 @@ class Stack:
 
     # containers --------------------------------------------------------------------------------
 
+    def helpers(self) -> list[str]:
+        """The project's services that are not hops (the Kubernetes API stand-in a traefik-ingress hop reads)."""
+        services = {container.labels.get(SERVICE_LABEL, "") for container in self.client.containers.list(
+            all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})}
+        return sorted(services - set(self.topology.hop_names) - {""})
+
     def containers(self, hop: str) -> list[Container]:
         """The hop's containers, replica 1 first (a hop has more than one when its service has replicas)."""
         if hop not in self._containers:

@@ -99,6 +99,7 @@ class Plan:
     topology: Topology
     scale: TimeScale
     steps: tuple[StepPlan, ...]
+    twin: Plan | None = None  # the same steps on the scenario's twin topology (Scenario.twin)
 
     @property
     def id(self) -> str:

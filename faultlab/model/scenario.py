@@ -167,6 +167,7 @@ class Step(_Model):
     actions: list[Action] = []
     tells_apart: str = ""  # this failing step's clue beyond its logs (else the scenario's; see Scenario)
     expect: Expect
+    twin: Expect | None = None  # what the same step shows on the scenario's twin topology (see Twin)
 
 
 class SlowShare(_Model):
@@ -322,6 +323,16 @@ class Contradiction(_Model):
         return _compiles(value)
 
 
+class Twin(_Model):
+    """The same scenario on a second topology whose hops have the same names, one of them of another
+    kind (the Ingress through traefik's ingress-nginx provider instead of ingress-nginx): every step runs
+    on both with the same knobs and traffic, and its `twin` says what the second one shows."""
+
+    topology: str
+    label: str  # what the second topology is, for the tables, e.g. "traefik 3.7 (kubernetesIngressNGINX)"
+    label_first: str  # and the first, e.g. "ingress-nginx"
+
+
 class Scenario(_Model):
     id: str = Field(pattern=_SLUG)
     title: str
@@ -345,6 +356,17 @@ class Scenario(_Model):
     # nginx upstream schemes (`upstream: "…://"`) whose lines this cause explains besides its chain's own,
     # where the failure comes before any protocol is spoken (a refused connect).
     upstream_schemes: list[Literal["http", "https", "uwsgi", "fastcgi", "grpc"]] = []
+    twin: Twin | None = None
+
+    @model_validator(mode="after")
+    def _twin_everywhere(self) -> Scenario:
+        missing = [step.name for step in self.steps if (step.twin is None) != (self.twin is None)]
+        if missing and self.twin is not None:
+            raise ValueError(f"with a `twin` topology every step says what it shows there (`twin:`); "
+                             f"these do not: {', '.join(missing)}")
+        if missing:
+            raise ValueError(f"steps {', '.join(missing)} have a `twin` expectation, but the scenario has no `twin`")
+        return self
 
 
 _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)
@@ -366,7 +388,26 @@ def load(id_or_path: str, *, time_scale: TimeScale | None = None) -> Plan:
     except InputError as exc:
         raise InputError(f"{path}: topology: {exc.message}", tip=exc.tip) from None
     steps = _plan_steps(scenario, document, path, topology, scale, overridden=time_scale is not None)
-    return Plan(scenario, path, topology, scale, steps)
+    return Plan(scenario, path, topology, scale, steps, _twin(scenario, document, path, topology, scale,
+                                                               overridden=time_scale is not None))
+
+
+def _twin(scenario: Scenario, document: dict[str, Any], path: Path, topology: Topology, scale: TimeScale,
+          *, overridden: bool) -> Plan | None:
+    """The scenario on its twin topology: the same steps, knobs and traffic, judged by each step's `twin`."""
+    if scenario.twin is None:
+        return None
+    try:
+        other = load_topology(scenario.twin.topology)
+    except InputError as exc:
+        raise InputError(f"{path}: twin.topology: {exc.message}", tip=exc.tip) from None
+    if other.hop_names != topology.hop_names:
+        raise InputError(f"{path}: twin.topology: {other.name!r} has the hops {', '.join(other.hop_names)}; "
+                         f"the twin of {topology.name!r} needs the same names ({', '.join(topology.hop_names)})")
+    steps = [step.model_copy(update={"expect": step.twin, "twin": None}) for step in scenario.steps]
+    twin = scenario.model_copy(update={"topology": other.name, "steps": steps, "twin": None,
+                                       "title": f"{scenario.title} [{scenario.twin.label}]"})
+    return Plan(twin, path, other, scale, _plan_steps(twin, document, path, other, scale, overridden=overridden))
 
 
 def _plan_steps(scenario: Scenario, document: dict[str, Any], path: Path, topology: Topology,

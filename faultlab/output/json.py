@@ -50,42 +50,50 @@ class JsonReport:
             "error": self.error,
             "wall_s": round(result.wall_s, 3),
             "stack_up_s": round(self.stack_up_s, 3) if self.stack_up_s is not None else None,
-            "steps": [
-                {
-                    "name": step.plan.step.name,
-                    "ok": step.ok,
-                    "wall_s": round(step.wall_s, 3),
-                    "checks": [check_data(check) for check in step.checks],
-                    "load": dataclasses.asdict(step.load) if step.load else None,
-                    "actions": [
-                        {"do": a.action.do, "hop": a.action.hop, "replica": a.action.replica,
-                         "signal": a.action.sent_signal if a.action.do == "signal" else None,
-                         "at_story_s": a.action.at, "at_s": round(a.at_s, 3), "time": round(a.time, 6),
-                         "took_s": round(a.took_s, 3), "detail": a.detail}
-                        for a in step.actions
-                    ],
-                    "requests": [
-                        {
-                            "request_id": r.record.request_id,
-                            "status": r.record.status,
-                            "error": r.record.error,
-                            "started_at": round(r.record.started_at, 6),
-                            "elapsed_s": round(r.record.elapsed_s, 3),
-                            "answered_by": r.answered_by,
-                            "trace": [{"hop": t.hop, "replicas": list(t.replicas), "status": t.status, "log": t.log,
-                                       "line": t.line}
-                                      for t in r.trace],
-                        }
-                        for r in step.requests
-                    ],
-                }
-                for step in result.steps
-            ],
+            "steps": _steps(result),
+            # The same steps on the scenario's twin topology (e.g. the Ingress through traefik), when it has one.
+            "twin": None if result.twin is None else {
+                "topology": result.twin.plan.topology.name, "ok": result.twin.ok,
+                "wall_s": round(result.twin.wall_s, 3), "steps": _steps(result.twin)},
         }
 
     def dump(self, stream: TextIO) -> None:
         json.dump(self.document(), stream, indent=2, default=_plain)
         stream.write("\n")
+
+
+def _steps(result: ScenarioResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": step.plan.step.name,
+            "ok": step.ok,
+            "wall_s": round(step.wall_s, 3),
+            "checks": [check_data(check) for check in step.checks],
+            "load": dataclasses.asdict(step.load) if step.load else None,
+            "actions": [
+                {"do": a.action.do, "hop": a.action.hop, "replica": a.action.replica,
+                 "signal": a.action.sent_signal if a.action.do == "signal" else None,
+                 "at_story_s": a.action.at, "at_s": round(a.at_s, 3), "time": round(a.time, 6),
+                 "took_s": round(a.took_s, 3), "detail": a.detail}
+                for a in step.actions
+            ],
+            "requests": [
+                {
+                    "request_id": r.record.request_id,
+                    "status": r.record.status,
+                    "error": r.record.error,
+                    "started_at": round(r.record.started_at, 6),
+                    "elapsed_s": round(r.record.elapsed_s, 3),
+                    "answered_by": r.answered_by,
+                    "trace": [{"hop": t.hop, "replicas": list(t.replicas), "status": t.status, "log": t.log,
+                               "line": t.line}
+                              for t in r.trace],
+                }
+                for r in step.requests
+            ],
+        }
+        for step in result.steps
+        ]
 
 
 def check_data(check: Check) -> dict[str, Any]:

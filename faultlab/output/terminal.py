@@ -26,6 +26,7 @@ from faultlab.run.events import (
     StackStarting,
     StackUp,
     StepFinished,
+    StepResult,
     StepStarted,
     TrafficProgress,
 )
@@ -96,6 +97,7 @@ class TerminalReport:
             self._live = None
 
     def _scenario_started(self, event: ScenarioStarted) -> None:
+        self._previous = None  # a twin's run shows its settings whole again
         plan = event.plan
         scenario = plan.scenario
         chain = " → ".join(["client", *plan.topology.hop_names])
@@ -190,9 +192,34 @@ class TerminalReport:
 
     def _scenario_finished(self, event: ScenarioFinished) -> None:
         self.close()
-        result = event.result
+        twin = event.result.twin
+        self._summary(event.result, event.result.plan.topology.name if twin is not None else None)
+        if twin is not None:
+            self._summary(twin, twin.plan.topology.name)
+        if event.result.twin is not None:
+            self._comparison(event.result, event.result.twin)
+        if not event.result.ok and self.hints is not None:
+            self.console.print(f"Tip: rerun one step with `{self.hints.run(event.result.plan.scenario.id, '<name>')}`; "
+                               "the trace lines show which hop answered.", markup=False)
+
+    def _comparison(self, first: ScenarioResult, twin: ScenarioResult) -> None:
+        """One row per step: what each topology showed, and whether that is the same."""
+        labels = first.plan.scenario.twin
+        assert labels is not None
         self.console.print()
-        table = Table(title=f"{result.plan.scenario.id}: summary", title_justify="left")
+        table = Table(title=f"{first.plan.scenario.id}: {labels.label_first} vs {labels.label}", title_justify="left")
+        for column in ("step", labels.label_first, labels.label, ""):
+            table.add_column(column)
+        for mine, theirs in zip(first.steps, twin.steps, strict=False):
+            (mine_seen, mine_text), (their_seen, their_text) = _seen(mine), _seen(theirs)
+            table.add_row(escape(mine.plan.step.name), escape(mine_text), escape(their_text),
+                          "same" if mine_seen == their_seen else "[bold]differs[/]")
+        self.console.print(table)
+    def _summary(self, result: ScenarioResult, topology: str | None) -> None:
+        """`topology` names the chain when the scenario ran on two."""
+        self.console.print()
+        title = f"{result.plan.scenario.id}: summary" + (f" on {topology}" if topology else "")
+        table = Table(title=title, title_justify="left")
         for column in ("step", "expected", "seen", "answered by", "wall", ""):
             table.add_column(column)
         for step in result.steps:
@@ -206,10 +233,19 @@ class TerminalReport:
         colour = "green" if result.ok else "red"
         self._print(f"[{colour}]{passed}/{len(result.steps)} steps matched[/] in {result.wall_s:.1f} s "
                     f"(stack, traffic and teardown); project {result.project} removed", always=True)
-        if not result.ok and self.hints is not None:
-            self.console.print(f"Tip: rerun one step with `{self.hints.run(result.plan.scenario.id, '<name>')}`; "
-                               "the trace lines show which hop answered.", markup=False)
 
+
+def _seen(step: StepResult) -> tuple[str, str]:
+    """What a step showed at the client and which hop answered (what the comparison compares), and the
+    same with what that hop logged about the first failed request."""
+    status = words.check(step.outcome).observed
+    answered = next((words.check(c).observed for c in step.checks if isinstance(c, AnsweredByCheck)), "")
+    seen = f"{status} by {answered}" if answered else status
+    failed = [r for r in step.requests if r.record.status is None or r.record.status >= 400]
+    if not failed or failed[0].answered_by is None:
+        return seen, seen
+    said = next((hop.log for hop in failed[0].trace if hop.hop == failed[0].answered_by), None)
+    return seen, f"{seen}\n{said or '(no error line)'}"
 
 def _progress_line(event: TrafficProgress) -> str:
     statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))

@@ -128,10 +128,11 @@ class ScenarioResult:
     project: str = ""  # the compose project, once the stack exists
     steps: list[StepResult] = field(default_factory=list)
     wall_s: float = 0.0
+    twin: ScenarioResult | None = None  # the same steps on the twin topology, when the plan has one
 
     @property
     def ok(self) -> bool:
-        return bool(self.steps) and all(step.ok for step in self.steps)
+        return bool(self.steps) and all(step.ok for step in self.steps) and (self.twin is None or self.twin.ok)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None =
     with Handlers(handlers) as emit:
         try:
             _run(plan, steps, result, emit)
+            if plan.twin is not None:  # then the same steps on the twin topology, one stack after the other
+                result.twin = ScenarioResult(plan.twin)
+                _run(plan.twin, tuple(plan.twin.steps[step.index] for step in steps), result.twin, emit)
         except KeyboardInterrupt:
             emit(Interrupted(result))
             raise

@@ -267,6 +267,8 @@ def catalogue(plans: Iterable[Plan] | None = None) -> list[CauseStep]:
         plans, _ = loadable()
     steps: list[CauseStep] = []
     for plan in plans:
+        if plan.twin is not None:
+            continue  # a comparison of two servers on one Ingress, not a cause: its failures are other scenarios'
         report = fix.build(plan)
         failing = [step for step in plan.steps if _is_failure(step)]
         kinds = frozenset(hop.kind for hop in plan.topology.hops)

@@ -49,7 +49,9 @@ RUN = _steps_to_run()
 
 
 def test_the_runs_cover_every_scenario_and_every_signature():
-    assert {step.scenario_id for step in RUN} == set(scenario.available())
+    # A scenario with a twin compares two servers and names no cause (diagnose.catalogue leaves it out).
+    causes = {scenario_id for scenario_id in scenario.available() if scenario.load(scenario_id).twin is None}
+    assert {step.scenario_id for step in RUN} == causes
     assert {_signature(sig) for step in RUN for sig in step.logs} == {_signature(sig) for s in STEPS for sig in s.logs}
 
 

@@ -15,16 +15,21 @@ from faultlab.run.session import open_stack
 
 pytestmark = pytest.mark.engine
 
-# The first scenario of every topology the catalogue uses: a new topology is checked as soon as a scenario uses it.
-ONE_SCENARIO_PER_TOPOLOGY = sorted({plan.scenario.topology: plan.scenario.id for plan in reversed(
-    [scenario.load(scenario_id) for scenario_id in scenario.available()])}.values())
+# The first scenario of every topology the catalogue uses (a twin's too): a new topology is checked as soon
+# as a scenario uses it. Each is (scenario id, whether its twin runs).
+_PLANS = [scenario.load(scenario_id) for scenario_id in scenario.available()]
+ONE_SCENARIO_PER_TOPOLOGY = sorted({
+    **{plan.twin.topology.name: (plan.id, True) for plan in reversed(_PLANS) if plan.twin is not None},
+    **{plan.topology.name: (plan.id, False) for plan in reversed(_PLANS)}}.values())
 
 
-@pytest.mark.parametrize("scenario_id", ONE_SCENARIO_PER_TOPOLOGY)
-def test_containers_are_confined(scenario_id, client, image_tags):
+@pytest.mark.parametrize("scenario_id,twin", ONE_SCENARIO_PER_TOPOLOGY,
+                         ids=[f"{name}{' (twin)' if twin else ''}" for name, twin in ONE_SCENARIO_PER_TOPOLOGY])
+def test_containers_are_confined(scenario_id, twin, client, image_tags):
     plan = scenario.load(scenario_id)
+    plan = plan.twin if twin and plan.twin is not None else plan
     with open_stack(plan, name=f"safety-{scenario_id}") as stack:
-        for hop in plan.topology.hop_names:
+        for hop in [*plan.topology.hop_names, *stack.helpers()]:
             container = stack.container(hop)
             container.reload()
             host = container.attrs["HostConfig"]

@@ -24,21 +24,24 @@ def test_scenario_matches_every_step(scenario_id, client, real_run):
         f"{step.plan.step.name}: " + "; ".join(
             f"{text.label}: expected {text.expected}, saw {text.observed}"
             for text in (words.check(c) for c in step.checks if not c.ok))
-        for step in result.steps if not step.ok
+        for step in [*result.steps, *(result.twin.steps if result.twin else [])] if not step.ok
     )
     assert result.ok, f"steps that did not match:\n{report}"
     # Each step's verdict rests on what the servers logged: the hop the client talked to logged every
     # request the client saw answered (a run whose log collection broke would judge nothing).
-    for step in result.steps:
-        assert step.evidence is not None
-        entry = step.plan.traffic.target or result.plan.topology.entry.name
-        logged = {event.request_id for event in step.evidence.access if event.hop == entry}
-        answered = {r.record.request_id for r in step.requests if r.record.status is not None}
-        assert answered <= logged, f"{step.plan.name}: {len(answered - logged)} answered requests not in {entry}'s log"
+    sides = [result] if result.twin is None else [result, result.twin]  # a twin runs the same steps again
+    for side in sides:
+        for step in side.steps:
+            assert step.evidence is not None
+            entry = step.plan.traffic.target or side.plan.topology.entry.name
+            logged = {event.request_id for event in step.evidence.access if event.hop == entry}
+            answered = {r.record.request_id for r in step.requests if r.record.status is not None}
+            missing = len(answered - logged)
+            assert answered <= logged, f"{step.plan.name}: {missing} answered requests not in {entry}'s log"
+        assert leftovers(client, side.project) == []
     kinds = [type(event) for event in run.events if isinstance(event, StepStarted | StepFinished)]
-    assert kinds == [StepStarted, StepFinished] * len(result.plan.steps)
+    assert kinds == [StepStarted, StepFinished] * len(result.plan.steps) * len(sides)
     assert isinstance(run.events[-1], ScenarioFinished)
-    assert leftovers(client, result.project) == []
 
 
 def test_a_single_step_runs_with_the_earlier_changes_applied(client, image_tags):

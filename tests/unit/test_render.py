@@ -327,3 +327,43 @@ def test_a_rate_limit_without_burst_writes_no_burst_which_nginx_refuses_as_zero(
     conf = _nginx_conf(limit_req_rate="100r/s")
     assert "limit_req zone=faultlab_req nodelay;" in conf  # nginx 1.22: invalid burst value "burst=0"
     assert "limit_req zone=faultlab_req burst=20 nodelay;" in _nginx_conf(limit_req_rate="100r/s", limit_req_burst=20)
+
+
+def test_traefik_ingress_renders_the_objects_a_cluster_holds_and_leaves_the_annotations_to_traefik():
+    import json
+
+    import yaml
+
+    from faultlab.hops.traefik_ingress import TraefikIngressKnobs
+
+    prefix = "nginx.ingress.kubernetes.io/"
+    knobs = TraefikIngressKnobs(annotations={f"{prefix}proxy-read-timeout": "60",
+                                             f"{prefix}proxy-connect-timeout": "2s", f"{prefix}limit-rps": "1"})
+    hop = HOP_KINDS["traefik-ingress"]
+    files = hop.render(knobs, RenderContext("ingress", 8080, "app:8000", TimeScale.parse("1/30")))
+    objects = {item["kind"]: item for item in json.loads(files["objects.json"])}
+    assert set(objects) == {"IngressClass", "Ingress", "Service", "EndpointSlice"}
+    annotations = objects["Ingress"]["metadata"]["annotations"]
+    # Whole seconds scaled (60 s at 1/30 is 2 s); a value traefik cannot read is passed on as written.
+    assert annotations == {f"{prefix}proxy-read-timeout": "2", f"{prefix}proxy-connect-timeout": "2s",
+                           f"{prefix}limit-rps": "1"}
+    assert objects["EndpointSlice"]["metadata"]["labels"] == {"kubernetes.io/service-name": "app"}
+    assert objects["EndpointSlice"]["endpoints"][0]["addresses"] == ["app"]  # the stand-in resolves it
+    provider = yaml.safe_load(files["traefik.yml"])["providers"]["kubernetesIngressNGINX"]
+    assert provider == {"endpoint": "http://kubeapi:8080", "httpEntryPoint": "web", "proxyConnectTimeout": 2}
+    shown = {s.name: s.lab for s in hop.settings(knobs, RenderContext("ingress", 8080, "app:8000",
+                                                                      TimeScale.parse("1/30")))}
+    assert shown[f"{prefix}proxy-connect-timeout"] == "not a whole number: traefik drops it without a log line"
+    assert shown[f"{prefix}proxy-read-timeout"] == "2 (whole seconds)"
+
+
+def test_the_ingress_hop_rate_limits_like_ingress_nginx_with_its_burst_multiplier():
+    prefix = "nginx.ingress.kubernetes.io/"
+    effective, _ = IngressKnobs(annotations={f"{prefix}limit-rps": "2"}).effective()
+    assert (effective.limit_req_rate, effective.limit_req_burst) == ("2r/s", 10)
+    knobs = IngressKnobs(annotations={f"{prefix}limit-rps": "2", f"{prefix}limit-burst-multiplier": "1"})
+    effective, _ = knobs.effective()
+    assert (effective.limit_req_rate, effective.limit_req_burst) == ("2r/s", 2)
+    text = HOP_KINDS["ingress-nginx"].render(IngressKnobs(annotations={f"{prefix}limit-rps": "2"}),
+                                             RenderContext("ingress", 8080, "app:8000", TimeScale.parse("1")))
+    assert "limit_req zone=faultlab_req burst=10 nodelay;" in text["nginx.conf"]

@@ -235,3 +235,43 @@ def test_a_memory_limit_cannot_be_lifted_by_a_later_step_but_can_be_raised(write
     assert "memory limit of an earlier step cannot be lifted" in _error(write_scenario, limited(True))
     plan = scenario.load(str(write_scenario(limited(False))))
     assert [step.knobs["app"].memory_limit_bytes() for step in plan.steps] == [128 << 20, 128 << 20, 512 << 20]
+
+
+def _migration(tmp_path, mutate):
+    import yaml
+
+    document = yaml.safe_load(scenario.available()["ingress-migration"].read_text())
+    mutate(document)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return str(path)
+
+
+def test_a_twin_runs_the_same_steps_and_knobs_on_its_own_topology_judged_by_each_steps_twin():
+    plan = scenario.load("ingress-migration")
+    twin = plan.twin
+    assert twin is not None and twin.topology.name == "traefik-ingress" and twin.twin is None
+    assert [s.name for s in twin.steps] == [s.name for s in plan.steps]
+    assert [s.knobs["ingress"].annotations for s in twin.steps] == [s.knobs["ingress"].annotations for s in plan.steps]
+    assert (plan.steps[0].step.expect.status, twin.steps[0].step.expect.status) == (413, 200)
+    assert [s.traffic for s in twin.steps] == [s.traffic for s in plan.steps]
+
+
+def test_a_twin_needs_every_steps_twin_and_the_same_hop_names(tmp_path):
+    def drop_one(d):
+        del d["steps"][1]["twin"]
+
+    with pytest.raises(InputError, match="every step says what it shows there.*body-size-buffered"):
+        scenario.load(_migration(tmp_path, drop_one))
+
+    def other_chain(d):
+        d["twin"]["topology"] = "upload-chain"
+
+    with pytest.raises(InputError, match="twin.topology: 'upload-chain' has the hops host-nginx, ingress, app"):
+        scenario.load(_migration(tmp_path, other_chain))
+
+    def no_twin(d):
+        del d["twin"]
+
+    with pytest.raises(InputError, match="have a `twin` expectation, but the scenario has no `twin`"):
+        scenario.load(_migration(tmp_path, no_twin))

@@ -60,3 +60,27 @@ def test_json_carries_checks_as_data():
     assert document["ended"] == "finished"
     first = document["steps"][0]["checks"][0]
     assert first["kind"] == "outcome" and first["status"] == 502 and first["outcomes"] == {"502": 3}
+
+
+def test_a_twin_run_ends_with_both_summaries_and_the_comparison():
+    plan = scenario.load("ingress-migration")
+    assert plan.twin is not None
+    result, twin = ScenarioResult(plan, "faultlab-a"), ScenarioResult(plan.twin, "faultlab-b")
+    result.twin = twin
+    line = "client intended to send too large body: 2097152 bytes"
+    for target, statuses in ((result, ([413], [413])), (twin, ([200], [413]))):
+        for index, codes in enumerate(statuses):
+            target.steps.append(step_events(target.plan, index, codes, SETTINGS, line)[1].result)
+    out = io.StringIO()
+    report = TerminalReport(Console(file=out, width=200, color_system=None), hints=HINTS)
+    report.start()
+    report.handle(ScenarioFinished(result))
+    text = out.getvalue()
+    assert "ingress-migration: summary on ingress-replicas" in text
+    assert "ingress-migration: summary on traefik-ingress" in text
+    assert "ingress-migration: ingress-nginx vs traefik 3.7 kubernetesIngressNGINX" in text
+    comparison = text[text.index("ingress-nginx vs traefik"):]
+    rows = [row for row in comparison.splitlines() if row.startswith("│ body-size")]
+    assert len(rows) == 2, comparison
+    assert "differs" in rows[0] and "413 ×1" in rows[0] and "200 ×1" in rows[0], rows
+    assert "same" in rows[1] and "body-size-buffered" in rows[1], rows

@@ -11,8 +11,9 @@ client.go WatchAll, and its pinned client-go v0.35.2; docs/research/traefik-ingr
 - `labelSelector` of the form `key!=value` or `key=value` (traefik asks `owner!=helm`);
 - client-go 1.35's watch-list: a watch with `sendInitialEvents=true` gets one ADDED event per object,
   then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`, then stays open for the watch's
-  timeoutSeconds; a plain watch (after a list) stays open with nothing in it. The objects never change
-  while the stand-in runs.
+  timeoutSeconds; a plain watch (after a list) stays open with nothing in it. Open watches never see a
+  change: the file is read again when it changed, for the next list or watch, which is what the lab's
+  restart of traefik after a knob change asks for.
 
 Measured with traefik 3.7.15 (tests/scenarios/test_kubeapi.py): one list of ingressclasses?limit=1,
 then six watch-list watches, and the Ingress routed within the first seconds.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
 import re
 import socket
 import sys
@@ -62,16 +64,17 @@ def load(path: str) -> list[dict[str, Any]]:
         if item["kind"] not in CLUSTER_SCOPED:
             item["metadata"].setdefault("namespace", "default")
         if item["kind"] == "EndpointSlice":
-            for endpoint in item.get("endpoints", []):
-                endpoint["addresses"] = [_ip(address) for address in endpoint.get("addresses", [])]
+            # One endpoint per pod: a compose service with replicas resolves to one address per container.
+            item["endpoints"] = [{**endpoint, "addresses": [ip]} for endpoint in item.get("endpoints", [])
+                                 for address in endpoint.get("addresses", [])[:1] for ip in _ips(address)]
     return items
 
 
-def _ip(address: str) -> str:
+def _ips(address: str) -> list[str]:
     try:
-        return str(ipaddress.ip_address(address))
+        return [str(ipaddress.ip_address(address))]
     except ValueError:
-        return socket.gethostbyname(address)
+        return sorted(socket.gethostbyname_ex(address)[2])
 
 
 def _selected(item: dict[str, Any], selector: str) -> bool:
@@ -91,8 +94,19 @@ def _selected(item: dict[str, Any], selector: str) -> bool:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # watches are chunked streams
     objects: list[dict[str, Any]] = []
+    path_of_objects = ""
+    read_at = 0.0  # the file's mtime when it was read
+    lock = threading.Lock()
+
+    @classmethod
+    def refresh(cls) -> None:
+        with cls.lock:
+            changed = os.stat(cls.path_of_objects).st_mtime
+            if changed != cls.read_at:
+                cls.objects, cls.read_at = load(cls.path_of_objects), changed
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.refresh()
         url = urlsplit(self.path)
         match = _PATH.match(url.path)
         kind = match and RESOURCES.get((match["core"] or match["group"], match["resource"]))
@@ -146,7 +160,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(objects_path: str, port: int = 8080) -> ThreadingHTTPServer:
-    Handler.objects = load(objects_path)
+    Handler.path_of_objects = objects_path
+    Handler.refresh()
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     server.daemon_threads = True  # open watches never hold the process up
     return server

@@ -1,0 +1,153 @@
+"""traefik v3's kubernetesIngressNGINX provider: the real traefik reading an Ingress with ingress-nginx annotations.
+
+The knobs are the Ingress's own (`annotations`, as for the ingress-nginx hop), so one scenario can give
+the same Ingress object to both. The render is what a cluster would hold: the Ingress, its Service and
+EndpointSlice, and an IngressClass `nginx`, in `objects.json` for the lab's Kubernetes API stand-in
+(faultlab/data/apps/kubeapi.py, the topology's `kubeapi` service), and traefik's static configuration
+pointing the provider at it. traefik itself translates the annotations (read in traefik v3.7,
+pkg/provider/kubernetes/ingress-nginx/); the lab never does.
+
+Durations in the timeout annotations are whole seconds (strconv.Atoi in parseIngressConfig,
+annotations.go), so the time scale is applied to those that parse and rounded up to a whole second;
+a value that does not parse is passed on as written, and traefik drops it without a log line (measured,
+tests/scenarios/test_kubeapi.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faultlab.hops.base import AccessFields, Knobs, NamesNoUpstream, RenderContext, Setting, Snippet
+from faultlab.hops.ingress import PREFIX, IngressHop, IngressKnobs, manifest
+from faultlab.hops.traefik import HEALTH_PORT, NOTABLE, message
+from faultlab.units import TimeScale, format_duration
+
+KUBEAPI = "kubeapi"  # the topology's stand-in service; it reads this hop's objects.json
+KUBEAPI_PORT = 8080
+NAMESPACE = "default"
+# The annotations traefik reads as whole seconds (annotations.go: ProxyConnectTimeout *int; read and send
+# timeouts are ints too), and the provider's own connect timeout when none is set (60 s, provider docs).
+SECONDS = ("proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout")
+PROVIDER_CONNECT_S = 60.0
+DEFAULT_READ_S = 60.0  # traefik's default when proxy-read-timeout is unset (the provider's proxyReadTimeout)
+
+
+class TraefikIngressKnobs(Knobs):
+    annotations: dict[str, str] = {}  # the Ingress's own settings, as for the ingress-nginx hop
+    # ingress-nginx's ConfigMap: accepted so one scenario can give both hops the same knobs, but the
+    # provider reads no ingress-nginx ConfigMap (its controller-wide settings are provider options).
+    configmap: dict[str, str] = {}
+
+    def seconds(self, name: str) -> float | None:
+        raw = self.annotations.get(PREFIX + name, "")
+        return float(raw) if raw.isdigit() else None
+
+    def longest_wait_s(self) -> float:
+        connect = self.seconds("proxy-connect-timeout") or PROVIDER_CONNECT_S
+        read = self.seconds("proxy-read-timeout") or DEFAULT_READ_S
+        return max(connect, read, self.seconds("proxy-send-timeout") or 0.0)
+
+
+def _lab_annotations(knobs: TraefikIngressKnobs, scale: TimeScale) -> dict[str, str]:
+    annotations = dict(knobs.annotations)
+    for name in SECONDS:
+        story = knobs.seconds(name)
+        if story is not None:
+            annotations[PREFIX + name] = str(scale.lab_s_whole(story))
+    return annotations
+
+
+def objects(knobs: TraefikIngressKnobs, ctx: RenderContext) -> list[dict[str, Any]]:
+    """The Kubernetes objects the provider lists: what `kubectl apply` of the Ingress would leave in a cluster."""
+    if ctx.upstream is None:
+        raise ValueError(f"hop {ctx.hop!r}: an Ingress needs a Service behind it (a next hop)")
+    service, _, port = ctx.upstream.partition(":")
+    ingress = manifest(ctx.upstream, _lab_annotations(knobs, ctx.scale))
+    ingress["metadata"]["namespace"] = NAMESPACE
+    # The stand-in resolves the compose service's name to its containers' addresses (one endpoint each).
+    addresses = list(ctx.servers) or [service]
+    return [
+        {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"},
+         "spec": {"controller": "k8s.io/ingress-nginx"}},
+        ingress,
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": service, "namespace": NAMESPACE},
+         "spec": {"ports": [{"name": "http", "port": int(port), "targetPort": int(port), "protocol": "TCP"}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": f"{service}-1", "namespace": NAMESPACE,
+                      "labels": {"kubernetes.io/service-name": service}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": int(port), "protocol": "TCP"}],
+         "endpoints": [{"addresses": [address.split(":")[0]], "conditions": {"ready": True, "serving": True}}
+                       for address in addresses]},
+    ]
+
+
+class TraefikIngressHop(NamesNoUpstream):
+    name = "traefik-ingress"
+    family = "traefik"  # its lines are traefik's: the traefik kind's recognisers read them
+    runs_app = False
+    reload_signal = None
+    fix_format = "ingress"  # the fix is the same Ingress manifest
+    knobs = TraefikIngressKnobs
+    notable = NOTABLE
+    recognisers: tuple[Any, ...] = ()
+    message = staticmethod(message)
+
+    @staticmethod
+    def parse_access(text: str) -> AccessFields | None:
+        from faultlab.hops.traefik import TraefikHop
+
+        return TraefikHop.parse_access(text)
+
+    def render(self, knobs: TraefikIngressKnobs, ctx: RenderContext) -> dict[str, str]:
+        header = (f"# Rendered by faultlab for hop {ctx.hop!r}. Time scale {ctx.scale}: the provider's "
+                  "durations are story × scale, in whole seconds.\n")
+        static = f"""{header}entryPoints:
+  web:
+    address: ":{ctx.listen_port}"
+  # traefik's own API, for the lab's readiness probe only: the hop is up once the Ingress's router is
+  # there (a request through `web` would spend an annotation's rate limit).
+  traefik:
+    address: ":{HEALTH_PORT}"
+api:
+  insecure: true
+providers:
+  kubernetesIngressNGINX:
+    endpoint: "http://{KUBEAPI}:{KUBEAPI_PORT}"
+    httpEntryPoint: web
+    proxyConnectTimeout: {ctx.scale.lab_s_whole(PROVIDER_CONNECT_S)}
+# DEBUG: traefik names the Go error behind a 500/502 only there, and its retries ("New attempt").
+log:
+  level: DEBUG
+  noColor: true
+accessLog:
+  format: json
+  fields:
+    headers:
+      defaultMode: drop
+      names:
+        X-Request-Id: keep
+"""
+        return {"traefik.yml": static, "objects.json": json.dumps(objects(knobs, ctx), indent=1) + "\n"}
+
+    def settings(self, knobs: TraefikIngressKnobs, ctx: RenderContext) -> list[Setting]:
+        lab = _lab_annotations(knobs, ctx.scale)
+        settings = [Setting(key, value, lab[key] if lab[key] == value else f"{lab[key]} (whole seconds)", True)
+                    for key, value in knobs.annotations.items()]
+        for name in SECONDS:
+            if knobs.seconds(name) is None and PREFIX + name in knobs.annotations:
+                key = PREFIX + name
+                settings[list(knobs.annotations).index(key)] = Setting(
+                    key, knobs.annotations[key], "not a whole number: traefik drops it without a log line", True)
+        connect = ctx.scale.lab_s_whole(PROVIDER_CONNECT_S)
+        settings.append(Setting("provider proxyConnectTimeout", format_duration(PROVIDER_CONNECT_S), f"{connect}s",
+                                False))
+        settings += [Setting(f"ConfigMap {key}", value, "not read by traefik's provider", True)
+                     for key, value in knobs.configmap.items()]
+        return settings
+
+    def export(self, ctx: RenderContext, before: TraefikIngressKnobs, after: TraefikIngressKnobs) -> list[Snippet]:
+        as_ingress = [IngressKnobs.model_construct(annotations=knobs.annotations, configmap={})
+                      for knobs in (before, after)]
+        return IngressHop().export(ctx, *as_ingress)
+
