@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 import yaml
@@ -34,6 +35,18 @@ from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, re
 from faultlab.units import parse_duration
 
 PREFIX = "nginx.ingress.kubernetes.io/"
+
+
+def annotation_names(file: str) -> frozenset[str]:
+    """A list of annotation names in faultlab/data/ingress/ (one per line, `#` comments), without the prefix.
+    Facts about the real servers, so always the package's own copy (never FAULTLAB_DATA's)."""
+    lines = (files("faultlab") / "data" / "ingress" / file).read_text().splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+# What ingress-nginx itself reads (its annotations page, controller-v1.15.1): a name outside it has no effect
+# there; a name in it that the lab does not map is real, but not modelled by this hop.
+CONTROLLER_ANNOTATIONS = annotation_names("ingress-nginx-annotations.txt")
 
 
 def _whole_seconds(value: str) -> float:
@@ -240,7 +253,8 @@ class IngressKnobs(Knobs):
         return self._parsed()[1]
 
     def unknown(self) -> list[str]:
-        """nginx.ingress.kubernetes.io/ names ingress-nginx has no parser for (faultlab maps ANNOTATIONS): no effect."""
+        """nginx.ingress.kubernetes.io/ names the lab's hop does not map (ANNOTATIONS): no effect in the lab, and
+        none on ingress-nginx either unless CONTROLLER_ANNOTATIONS has them."""
         return [key for key in self.annotations
                 if key.startswith(PREFIX) and key.removeprefix(PREFIX) not in ANNOTATIONS]
 
@@ -345,7 +359,11 @@ class IngressHop:
         settings += [Setting(PREFIX + name, value, "invalid: ingress-nginx logs a warning and keeps its default", True)
                      for name, value in knobs.rejected()]
         for key in knobs.unknown():
-            close = difflib.get_close_matches(key.removeprefix(PREFIX), ANNOTATIONS, n=1)
+            if key.removeprefix(PREFIX) in CONTROLLER_ANNOTATIONS:
+                settings.append(Setting(key, knobs.annotations[key],
+                                        "read by ingress-nginx, not modelled by the lab's hop: no effect here", True))
+                continue
+            close = difflib.get_close_matches(key.removeprefix(PREFIX), CONTROLLER_ANNOTATIONS, n=1)
             hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
             settings.append(Setting(key, knobs.annotations[key], f"unknown to ingress-nginx: no effect{hint}", True))
         return settings
