@@ -240,6 +240,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare_ingress(args: argparse.Namespace) -> int:
+    from faultlab.output import compare_text
+    from faultlab.run import runner
+    from faultlab.tools import compare
+
+    path = Path(args.manifest)
+    ingress = compare.read(path)
+    plan = compare.plan(ingress, path)
+    if not args.json:
+        compare_text.render_inventory(ingress.name, compare.inventory(ingress), compare.notes(ingress))
+    args.report = None
+    result = runner.run(plan, _handlers(args, 1))
+    return 0 if result.ok else 1
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from faultlab.model import scenario
     from faultlab.output import explain_text
@@ -337,6 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--report", metavar="DIR", help="also write DIR/index.html and DIR/report.md "
                      "(with --repeat: DIR/run-<n>/)")
     sub.set_defaults(func=cmd_run)
+
+    sub = commands.add_parser("compare-ingress", help="run your Ingress's annotations through ingress-nginx and "
+                              "traefik's ingress-nginx provider, side by side",
+                              description="Give the annotations of an Ingress manifest to the lab's ingress-nginx hop "
+                              "and to the real traefik (kubernetesIngressNGINX provider), send the same probes (an "
+                              "upload above the body limit, a slow upstream, a burst, a big response header) "
+                              "through both, and print what each did.")
+    sub.add_argument("manifest", help="a networking.k8s.io/v1 Ingress, e.g. examples/ingress.yaml")
+    sub.add_argument("--json", action="store_true", help="print the result as JSON instead of the terminal view")
+    sub.add_argument("--quiet", "-q", action="store_true", help="only the tables and the verdict")
+    sub.set_defaults(func=cmd_compare_ingress)
 
     sub = commands.add_parser("fix", help="print a scenario's fix as nginx, Ingress, traefik, HAProxy, gunicorn, "
                               "uwsgi or uvicorn config")

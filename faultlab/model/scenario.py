@@ -375,7 +375,11 @@ _TRAFFIC: TypeAdapter[UploadTraffic | LoadTraffic] = TypeAdapter(Traffic)
 def load(id_or_path: str, *, time_scale: TimeScale | None = None) -> Plan:
     """Load and validate a scenario (an id from scenarios/ or a file path); `time_scale` overrides the file's."""
     path = resolve(id_or_path)
-    document = yamlfile.read(path, "scenario file")
+    return from_document(yamlfile.read(path, "scenario file"), path, time_scale=time_scale)
+
+
+def from_document(document: object, path: Path, *, time_scale: TimeScale | None = None) -> Plan:
+    """A scenario given as data (what a scenario file holds; `path` names it in messages)."""
     if not isinstance(document, dict):
         raise InputError(f"{path}: a scenario file is a YAML mapping (id, title, steps, …)")
     try:

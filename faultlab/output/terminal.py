@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from rich.console import Console
 from rich.live import Live
@@ -236,16 +237,20 @@ class TerminalReport:
 
 
 def _seen(step: StepResult) -> tuple[str, str]:
-    """What a step showed at the client and which hop answered (what the comparison compares), and the
-    same with what that hop logged about the first failed request."""
+    """What a step showed at the client and which hop answered the failures (what the comparison compares),
+    and the same with how long the first failure took and what the hop that answered it logged."""
     status = words.check(step.outcome).observed
-    answered = next((words.check(c).observed for c in step.checks if isinstance(c, AnsweredByCheck)), "")
-    seen = f"{status} by {answered}" if answered else status
     failed = [r for r in step.requests if r.record.status is None or r.record.status >= 400]
-    if not failed or failed[0].answered_by is None:
+    answered = next((words.check(c).observed for c in step.checks if isinstance(c, AnsweredByCheck)), "")
+    if not answered and failed:
+        by = Counter(r.answered_by or "?" for r in failed)
+        answered = ", ".join(f"{hop} ×{count}" if count > 1 else hop for hop, count in by.most_common())
+    seen = f"{status} by {answered}" if answered else status
+    if not failed:
         return seen, seen
-    said = next((hop.log for hop in failed[0].trace if hop.hop == failed[0].answered_by), None)
-    return seen, f"{seen}\n{said or '(no error line)'}"
+    first = failed[0]
+    said = next((hop.log for hop in first.trace if hop.hop == first.answered_by), None)
+    return seen, f"{seen}, the first after {first.record.elapsed_s:.1f} s\n{said or '(no error line)'}"
 
 def _progress_line(event: TrafficProgress) -> str:
     statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))
