@@ -31,22 +31,46 @@ NAMESPACE = "default"
 SECONDS = ("proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout")
 PROVIDER_CONNECT_S = 60.0
 DEFAULT_READ_S = 60.0  # traefik's default when proxy-read-timeout is unset (the provider's proxyReadTimeout)
+# The provider's durations and their defaults (SetDefaults, kubernetes.go, v3.7.9), all 60 s: written into
+# its configuration scaled, so that an unannotated timeout runs on the scenario's clock like the rest.
+PROVIDER_SECONDS = {"proxyConnectTimeout": PROVIDER_CONNECT_S, "proxyReadTimeout": DEFAULT_READ_S,
+                    "proxySendTimeout": 60.0, "upstreamKeepaliveTimeout": 60.0}
+
+
+# The provider reads no ingress-nginx ConfigMap. Its static options are that ConfigMap's keys ("Configuration
+# options available within the NGINX Ingress Controller ConfigMap", Provider in kubernetes.go, v3.7.9), so a
+# migrated cluster sets them in traefik's configuration instead: the ConfigMap keys below become the
+# provider option of the same meaning, whole seconds where the option is "unitless and in seconds".
+SECONDS_OPTIONS = {
+    "proxy-connect-timeout": "proxyConnectTimeout",
+    "proxy-read-timeout": "proxyReadTimeout",
+    "proxy-send-timeout": "proxySendTimeout",
+    "proxy-next-upstream-timeout": "proxyNextUpstreamTimeout",
+    "upstream-keepalive-timeout": "upstreamKeepaliveTimeout",
+}
+WORD_OPTIONS = {"proxy-next-upstream": "proxyNextUpstream"}
+COUNT_OPTIONS = {"proxy-next-upstream-tries": "proxyNextUpstreamTries"}
+SWITCH_OPTIONS = {"proxy-request-buffering": "proxyRequestBuffering", "proxy-buffering": "proxyBuffering"}
 
 
 class TraefikIngressKnobs(Knobs):
     annotations: dict[str, str] = {}  # the Ingress's own settings, as for the ingress-nginx hop
-    # ingress-nginx's ConfigMap: accepted so one scenario can give both hops the same knobs, but the
-    # provider reads no ingress-nginx ConfigMap (its controller-wide settings are provider options).
+    # ingress-nginx's ConfigMap: its keys with a provider option become that option (SECONDS_OPTIONS …);
+    # the others have no counterpart and are reported as not read.
     configmap: dict[str, str] = {}
 
     def seconds(self, name: str) -> float | None:
         raw = self.annotations.get(PREFIX + name, "")
         return float(raw) if raw.isdigit() else None
 
+    def wait_s(self, name: str, default: float) -> float:
+        """A timeout as the provider applies it: the annotation, else the ConfigMap's provider option."""
+        raw = self.configmap.get(name, "")
+        return self.seconds(name) or (float(raw) if raw.isdigit() and int(raw) > 0 else default)
+
     def longest_wait_s(self) -> float:
-        connect = self.seconds("proxy-connect-timeout") or PROVIDER_CONNECT_S
-        read = self.seconds("proxy-read-timeout") or DEFAULT_READ_S
-        return max(connect, read, self.seconds("proxy-send-timeout") or 0.0)
+        return max(self.wait_s("proxy-connect-timeout", PROVIDER_CONNECT_S),
+                   self.wait_s("proxy-read-timeout", DEFAULT_READ_S), self.wait_s("proxy-send-timeout", 0.0))
 
 
 def _lab_annotations(knobs: TraefikIngressKnobs, scale: TimeScale) -> dict[str, str]:
@@ -56,6 +80,21 @@ def _lab_annotations(knobs: TraefikIngressKnobs, scale: TimeScale) -> dict[str, 
         if story is not None:
             annotations[PREFIX + name] = str(scale.lab_s_whole(story))
     return annotations
+
+
+def provider_options(knobs: TraefikIngressKnobs, scale: TimeScale) -> dict[str, int | str | bool]:
+    """The provider options that stand for the ConfigMap's keys, in lab time."""
+    options: dict[str, int | str | bool] = {}
+    for key, raw in knobs.configmap.items():
+        if key in SECONDS_OPTIONS and raw.isdigit():
+            options[SECONDS_OPTIONS[key]] = scale.lab_s_whole(float(raw)) if int(raw) > 0 else 0
+        elif key in COUNT_OPTIONS and raw.isdigit():
+            options[COUNT_OPTIONS[key]] = int(raw)
+        elif key in WORD_OPTIONS:
+            options[WORD_OPTIONS[key]] = raw
+        elif key in SWITCH_OPTIONS and raw in ("on", "off"):
+            options[SWITCH_OPTIONS[key]] = raw == "on"
+    return options
 
 
 def objects(knobs: TraefikIngressKnobs, ctx: RenderContext) -> list[dict[str, Any]]:
@@ -102,6 +141,10 @@ class TraefikIngressHop(NamesNoUpstream):
     def render(self, knobs: TraefikIngressKnobs, ctx: RenderContext) -> dict[str, str]:
         header = (f"# Rendered by faultlab for hop {ctx.hop!r}. Time scale {ctx.scale}: the provider's "
                   "durations are story × scale, in whole seconds.\n")
+        # The provider's own durations, scaled, unless the ConfigMap sets them.
+        chosen = {**{name: ctx.scale.lab_s_whole(story) for name, story in PROVIDER_SECONDS.items()},
+                  **provider_options(knobs, ctx.scale)}
+        options = "".join(f"    {name}: {json.dumps(value)}\n" for name, value in chosen.items())
         static = f"""{header}entryPoints:
   web:
     address: ":{ctx.listen_port}"
@@ -115,8 +158,7 @@ providers:
   kubernetesIngressNGINX:
     endpoint: "http://{KUBEAPI}:{KUBEAPI_PORT}"
     httpEntryPoint: web
-    proxyConnectTimeout: {ctx.scale.lab_s_whole(PROVIDER_CONNECT_S)}
-# DEBUG: traefik names the Go error behind a 500/502 only there, and its retries ("New attempt").
+{options}# DEBUG: traefik names the Go error behind a 500/502 only there, and its retries ("New attempt").
 log:
   level: DEBUG
   noColor: true
@@ -139,11 +181,16 @@ accessLog:
                 key = PREFIX + name
                 settings[list(knobs.annotations).index(key)] = Setting(
                     key, knobs.annotations[key], "not a whole number: traefik drops it without a log line", True)
-        connect = ctx.scale.lab_s_whole(PROVIDER_CONNECT_S)
-        settings.append(Setting("provider proxyConnectTimeout", format_duration(PROVIDER_CONNECT_S), f"{connect}s",
-                                False))
-        settings += [Setting(f"ConfigMap {key}", value, "not read by traefik's provider", True)
-                     for key, value in knobs.configmap.items()]
+        settings += [Setting(f"provider {name}", format_duration(story), f"{ctx.scale.lab_s_whole(story)}s", False)
+                     for name, story in PROVIDER_SECONDS.items()]
+        options = provider_options(knobs, ctx.scale)
+        named = {**SECONDS_OPTIONS, **WORD_OPTIONS, **COUNT_OPTIONS, **SWITCH_OPTIONS}
+        for key, value in knobs.configmap.items():
+            option = named.get(key)
+            said = (f"provider option {option}: {json.dumps(options[option])}" if option in options
+                    else "not read by traefik's provider (no provider option)" if option is None
+                    else f"not a value provider option {option} takes")
+            settings.append(Setting(f"ConfigMap {key}", value, said, True))
         return settings
 
     def export(self, ctx: RenderContext, before: TraefikIngressKnobs, after: TraefikIngressKnobs) -> list[Snippet]:

@@ -350,12 +350,35 @@ def test_traefik_ingress_renders_the_objects_a_cluster_holds_and_leaves_the_anno
     assert objects["EndpointSlice"]["metadata"]["labels"] == {"kubernetes.io/service-name": "app"}
     assert objects["EndpointSlice"]["endpoints"][0]["addresses"] == ["app"]  # the stand-in resolves it
     provider = yaml.safe_load(files["traefik.yml"])["providers"]["kubernetesIngressNGINX"]
-    assert provider == {"endpoint": "http://kubeapi:8080", "httpEntryPoint": "web", "proxyConnectTimeout": 2}
+    assert provider == {"endpoint": "http://kubeapi:8080", "httpEntryPoint": "web", "proxyConnectTimeout": 2,
+                        "proxyReadTimeout": 2, "proxySendTimeout": 2, "upstreamKeepaliveTimeout": 2}
     shown = {s.name: s.lab for s in hop.settings(knobs, RenderContext("ingress", 8080, "app:8000",
                                                                       TimeScale.parse("1/30")))}
     assert shown[f"{prefix}proxy-connect-timeout"] == "not a whole number: traefik drops it without a log line"
     assert shown[f"{prefix}proxy-read-timeout"] == "2 (whole seconds)"
 
+
+
+def test_traefik_ingress_turns_configmap_keys_into_the_provider_options_that_stand_for_them():
+    import yaml
+
+    from faultlab.hops.traefik_ingress import TraefikIngressKnobs
+
+    knobs = TraefikIngressKnobs(configmap={"upstream-keepalive-timeout": "60", "proxy-next-upstream": "error",
+                                           "proxy-connect-timeout": "30", "proxy-request-buffering": "on",
+                                           "retry-non-idempotent": "true"})
+    ctx = RenderContext("ingress", 8080, "app:8000", TimeScale.parse("1/30"))
+    hop = HOP_KINDS["traefik-ingress"]
+    provider = yaml.safe_load(hop.render(knobs, ctx)["traefik.yml"])["providers"]["kubernetesIngressNGINX"]
+    # Seconds scaled and whole (60 s at 1/30 is 2 s; 30 s rounds up to 1 s); the ConfigMap's connect timeout
+    # replaces the provider's own.
+    assert {k: v for k, v in provider.items() if k not in ("endpoint", "httpEntryPoint")} == {
+        "upstreamKeepaliveTimeout": 2, "proxyNextUpstream": "error", "proxyConnectTimeout": 1,
+        "proxyReadTimeout": 2, "proxySendTimeout": 2, "proxyRequestBuffering": True}
+    shown = {s.name: s.lab for s in hop.settings(knobs, ctx)}
+    assert shown["ConfigMap upstream-keepalive-timeout"] == "provider option upstreamKeepaliveTimeout: 2"
+    assert shown["ConfigMap retry-non-idempotent"] == "not read by traefik's provider (no provider option)"
+    assert knobs.longest_wait_s() == 60.0  # the read timeout's default; the ConfigMap's connect 30 s is shorter
 
 def test_the_ingress_hop_rate_limits_like_ingress_nginx_with_its_burst_multiplier():
     prefix = "nginx.ingress.kubernetes.io/"
