@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.live import Live
@@ -32,7 +33,7 @@ from faultlab.run.events import (
     TrafficProgress,
 )
 from faultlab.run.evidence import format_trace
-from faultlab.run.verdict import AnsweredByCheck
+from faultlab.run.verdict import AnsweredByCheck, DuplicatesCheck
 from faultlab.units import TimeScale
 
 OK = "[green]✔[/]"
@@ -212,9 +213,9 @@ class TerminalReport:
         for column in ("step", labels.label_first, labels.label, ""):
             table.add_column(column)
         for mine, theirs in zip(first.steps, twin.steps, strict=False):
-            (mine_seen, mine_text), (their_seen, their_text) = _seen(mine), _seen(theirs)
-            table.add_row(escape(mine.plan.step.name), escape(mine_text), escape(their_text),
-                          "same" if mine_seen == their_seen else "[bold]differs[/]")
+            mine_seen, their_seen = _seen(mine), _seen(theirs)
+            table.add_row(escape(mine.plan.step.name), escape(mine_seen.text), escape(their_seen.text),
+                          mine_seen.verdict(their_seen))
         self.console.print(table)
     def _summary(self, result: ScenarioResult, topology: str | None) -> None:
         """`topology` names the chain when the scenario ran on two."""
@@ -236,21 +237,60 @@ class TerminalReport:
                     f"(stack, traffic and teardown); project {result.project} removed", always=True)
 
 
-def _seen(step: StepResult) -> tuple[str, str]:
-    """What a step showed at the client and which hop answered the failures (what the comparison compares),
-    and the same with how long the first failure took and what the hop that answered it logged."""
+@dataclass(frozen=True)
+class _Seen:
+    """One side of a comparison row: what the verdict compares, and the text the row shows."""
+
+    kind: tuple[frozenset[int | None], frozenset[str], bool]  # failing statuses (or all), their hops, replayed
+    first_s: float | None  # how long the first failure took
+    text: str
+    failed: int = 0
+    total: int = 0
+
+    def same_as(self, other: _Seen) -> bool:
+        """Counts of a race differ from run to run; what fails, where, replayed or not, and roughly when do not."""
+        if self.kind != other.kind:
+            return False
+        if self.first_s is None or other.first_s is None:
+            return True
+        slow, fast = max(self.first_s, other.first_s), min(self.first_s, other.first_s)
+        return slow - fast < 1.0 or slow < 1.5 * fast
+
+    def verdict(self, other: _Seen) -> str:
+        if not self.same_as(other):
+            return "[bold]differs[/]"
+        # The same failure at very different rates (a race one side loses far more often): 10 or more
+        # failures on the worse side and at least 3 times the other's share, so a short race does not count.
+        shares = sorted(((s.failed / s.total if s.total else 0.0), s.failed) for s in (self, other))
+        (low, _), (high, most) = shares
+        return "same failure, [bold]rate differs[/]" if most >= 10 and high >= 3 * low else "same"
+
+
+def _seen(step: StepResult) -> _Seen:
+    """What a step showed at the client, which hop answered the failures, whether the app got a request
+    more than once, how long the first failure took and what the hop that answered it logged."""
     status = words.check(step.outcome).observed
     failed = [r for r in step.requests if r.record.status is None or r.record.status >= 400]
     answered = next((words.check(c).observed for c in step.checks if isinstance(c, AnsweredByCheck)), "")
+    by = Counter(r.answered_by or "?" for r in failed)
     if not answered and failed:
-        by = Counter(r.answered_by or "?" for r in failed)
         answered = ", ".join(f"{hop} ×{count}" if count > 1 else hop for hop, count in by.most_common())
-    seen = f"{status} by {answered}" if answered else status
+    text = f"{status} by {answered}" if answered else status
+    duplicates = next((c for c in step.checks if isinstance(c, DuplicatesCheck)), None)
+    replayed = duplicates is not None and duplicates.duplicated > 0
+    if duplicates is not None and replayed:
+        text += f"; the app got {duplicates.duplicated} of {duplicates.total} more than once (up to {duplicates.most}×)"
+    judged = failed or step.requests
+    kind = (frozenset(r.record.status for r in judged),
+            frozenset(by) if failed else frozenset(r.answered_by or "?" for r in judged), replayed)
     if not failed:
-        return seen, seen
+        return _Seen(kind, None, text)
     first = failed[0]
     said = next((hop.log for hop in first.trace if hop.hop == first.answered_by), None)
-    return seen, f"{seen}, the first after {first.record.elapsed_s:.1f} s\n{said or '(no error line)'}"
+    return _Seen(kind, first.record.elapsed_s,
+                 f"{text}, the first after {first.record.elapsed_s:.1f} s\n{said or '(no error line)'}",
+                 len(failed), len(step.requests))
+
 
 def _progress_line(event: TrafficProgress) -> str:
     statuses = ", ".join(f"{status} ×{count}" for status, count in sorted(event.by_status.items()))

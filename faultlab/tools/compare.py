@@ -33,7 +33,13 @@ PROBES = {
     "slow-upstream": ("proxy-read-timeout",),
     "burst": ("limit-rps", "limit-rpm", "limit-connections", "limit-burst-multiplier"),
     "big-response-header": ("proxy-buffer-size", "proxy-buffers-number", "proxy-buffering"),
+    "slow-post": ("proxy-next-upstream", "proxy-next-upstream-tries", "proxy-next-upstream-timeout"),
+    "keepalive-race": ("upstream-keepalive-timeout",),
 }
+RATE_LIMITS = PROBES["burst"][:3]
+# The race of 502-upstream-keepalive in story time at TIME_SCALE: gunicorn gthread keeps an idle connection
+# 40 s (2 s in the lab), the proxies 60 s (3 s), bursts of 40 POSTs 38-44 s apart.
+RACE_BURSTS = 10
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,13 @@ def _read_s(annotations: dict[str, str]) -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_READ_S
 
 
+_RACE: dict[str, Any] = {
+    "kind": "load", "method": "POST", "path": "/account/users/login/",
+    "body": '{"username": "ada", "password": "lovelace"}', "content_type": "application/json",
+    "concurrency": 40, "requests": 40, "batches": RACE_BURSTS, "pause": {"min": "38s", "max": "44s"},
+}
+
+
 def plan(ingress: Ingress, path: Path) -> Plan:
     """The comparison as a scenario with a twin: one step per probe, each only observed."""
     limit = _body_limit(ingress.annotations)
@@ -156,8 +169,20 @@ def plan(ingress: Ingress, path: Path) -> Plan:
             step("big-response-header", "An answer with 16 KiB of Set-Cookie headers.",
                  {"kind": "load", "method": "GET", "path": "/session?cookies=4&cookie_bytes=4096",
                   "concurrency": 1, "requests": 3}),
-            step("burst", f"{BURST} GETs back to back (a rate limit shows here).",
-                 {"kind": "load", "method": "GET", "path": "/healthz", "concurrency": 1, "requests": BURST}),
+            step("slow-post", f"A POST /orders the app works on for {read_s + 30} s: is it sent again "
+                              "(proxy-next-upstream with non_idempotent), is the order placed twice?",
+                 {"kind": "load", "method": "POST", "path": "/orders", "body": '{"item": "book"}',
+                  "content_type": "application/json", "app_work": f"{read_s + 30}s", "concurrency": 1,
+                  "requests": 1}),
+            {**step("keepalive-race", f"gunicorn gthread (keep-alive 40 s) and {RACE_BURSTS} bursts of 40 POSTs "
+                                      "38-44 s apart: does the proxy reuse a connection the app is closing (502)? "
+                                      "The rate limits are off for this probe.", _RACE),
+             "change": {"app": {"worker_class": "gthread", "threads": 40, "keepalive": "40s"},
+                        "ingress": {"annotations": {PREFIX + name: None for name in RATE_LIMITS}}}},
+            {**step("burst", f"{BURST} GETs back to back (a rate limit shows here).",
+                    {"kind": "load", "method": "GET", "path": "/healthz", "concurrency": 1, "requests": BURST}),
+             "change": {"ingress": {"annotations": {PREFIX + name: ingress.annotations.get(PREFIX + name)
+                                                    for name in RATE_LIMITS}}}},
         ],
     }
     return scenario.from_document(document, path)

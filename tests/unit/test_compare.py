@@ -49,8 +49,14 @@ def test_the_probes_are_sized_from_the_annotations():
     path = ROOT / "examples" / "ingress.yaml"
     plan = compare.plan(compare.read(path), path)
     assert plan.twin is not None and plan.twin.topology.name == "traefik-ingress"
-    upload, slow, header, burst = plan.steps
+    upload, slow, header, post, race, burst = plan.steps
     assert upload.traffic.size == (8 << 20) + (1 << 20)  # proxy-body-size 8m, and a MiB more
-    assert slow.traffic.app_work == 150  # proxy-read-timeout 120, and 30 s more
+    assert slow.traffic.app_work == 150 and post.traffic.app_work == 150  # proxy-read-timeout 120, and 30 s more
+    assert post.traffic.method == "POST"
     assert burst.traffic.requests == compare.BURST and burst.step.name == "burst"  # last: it drains the bucket
     assert header.knobs["ingress"].annotations == upload.knobs["ingress"].annotations  # the Ingress, unchanged
+    # The race runs without the Ingress's rate limit (40 POSTs at once would meet it), the burst with it again.
+    limit = "nginx.ingress.kubernetes.io/limit-rps"
+    assert limit not in race.knobs["ingress"].annotations and race.knobs["app"].worker_class == "gthread"
+    assert burst.knobs["ingress"].annotations == upload.knobs["ingress"].annotations
+    assert race.traffic.batches == compare.RACE_BURSTS

@@ -84,3 +84,20 @@ def test_a_twin_run_ends_with_both_summaries_and_the_comparison():
     assert len(rows) == 2, comparison
     assert "differs" in rows[0] and "413 ×1" in rows[0] and "200 ×1" in rows[0], rows
     assert "same" in rows[1] and "body-size-buffered" in rows[1], rows
+
+
+def test_the_comparison_judges_what_failed_where_and_when_not_how_many():
+    from faultlab.output.terminal import _Seen
+
+    race = (frozenset({502}), frozenset({"ingress"}), False)
+    assert _Seen(race, 0.01, "4 of 80").same_as(_Seen(race, 0.3, "1 of 200"))  # a race's counts vary
+    timeout = (frozenset({504}), frozenset({"ingress"}), False)
+    assert not _Seen(timeout, 6.0, "").same_as(_Seen(timeout, 2.0, ""))  # three tries against one
+    assert _Seen(timeout, 2.0, "").same_as(_Seen(timeout, 2.4, ""))
+    replayed = (frozenset({504}), frozenset({"ingress"}), True)
+    assert not _Seen(replayed, 2.0, "").same_as(_Seen(timeout, 2.0, ""))
+    assert not _Seen(timeout, None, "").same_as(_Seen((frozenset({429}), frozenset({"ingress"}), False), None, ""))
+    # The same race at 52 and 3 of 400 (compare-ingress, measured): same failure, not the same rate.
+    assert "rate differs" in _Seen(race, 0.0, "", 52, 400).verdict(_Seen(race, 0.0, "", 3, 400))
+    assert _Seen(race, 0.0, "", 6, 80).verdict(_Seen(race, 0.0, "", 1, 360)) == "same"  # too few to tell
+    assert "differs" in _Seen(timeout, 6.0, "").verdict(_Seen(timeout, 2.0, ""))
