@@ -39,6 +39,20 @@ FORWARDING = ("dialTimeout", "responseHeaderTimeout", "idleConnTimeout")
 RESPONDING = ("readTimeout", "writeTimeout", "idleTimeout")
 
 
+# traefik's logs as the lab reads them: DEBUG for the Go error behind a 5xx and its retries, the access log in
+# JSON with the lab's request id (the evidence's join key).
+LOGS = """log:
+  level: DEBUG
+  noColor: true
+accessLog:
+  format: json
+  fields:
+    headers:
+      defaultMode: drop
+      names:
+        X-Request-Id: keep
+"""
+
 class TraefikKnobs(Knobs):
     maxIdleConnsPerHost: int = 200  # noqa: N815 - traefik's own name; negative: no idle reuse at all
     dialTimeout: Duration = 30.0  # noqa: N815
@@ -212,17 +226,7 @@ serversTransport:
   forwardingTimeouts:
 {forwarding}
 # DEBUG: traefik names the Go error behind a 500/502 (e.g. "server closed idle connection") only there.
-log:
-  level: DEBUG
-  noColor: true
-accessLog:
-  format: json
-  fields:
-    headers:
-      defaultMode: drop
-      names:
-        X-Request-Id: keep
-"""
+{LOGS}"""
         middlewares = "      middlewares: [retry]\n" if knobs.retryAttempts else ""
         retry = (f"  middlewares:\n    retry:\n      retry:\n        attempts: {knobs.retryAttempts}\n"
                  f"        initialInterval: {_go(0.1, ctx)}\n") if knobs.retryAttempts else ""

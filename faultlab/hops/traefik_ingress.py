@@ -20,7 +20,7 @@ from typing import Any
 
 from faultlab.hops.base import AccessFields, Knobs, NamesNoUpstream, RenderContext, Setting, Snippet
 from faultlab.hops.ingress import PREFIX, IngressHop, IngressKnobs, manifest
-from faultlab.hops.traefik import HEALTH_PORT, NOTABLE, message
+from faultlab.hops.traefik import HEALTH_PORT, LOGS, NOTABLE, message
 from faultlab.units import TimeScale, format_duration
 
 KUBEAPI = "kubeapi"  # the topology's stand-in service; it reads this hop's objects.json
@@ -159,17 +159,7 @@ providers:
     endpoint: "http://{KUBEAPI}:{KUBEAPI_PORT}"
     httpEntryPoint: web
 {options}# DEBUG: traefik names the Go error behind a 500/502 only there, and its retries ("New attempt").
-log:
-  level: DEBUG
-  noColor: true
-accessLog:
-  format: json
-  fields:
-    headers:
-      defaultMode: drop
-      names:
-        X-Request-Id: keep
-"""
+{LOGS}"""
         return {"traefik.yml": static, "objects.json": json.dumps(objects(knobs, ctx), indent=1) + "\n"}
 
     def settings(self, knobs: TraefikIngressKnobs, ctx: RenderContext) -> list[Setting]:
