@@ -168,6 +168,9 @@ class Step(_Model):
     tells_apart: str = ""  # this failing step's clue beyond its logs (else the scenario's; see Scenario)
     expect: Expect
     twin: Expect | None = None  # what the same step shows on the scenario's twin topology (see Twin)
+    # On a twin scenario: what makes the twin behave like the first topology here, or why nothing does;
+    # the comparison table shows it beside the verdict.
+    twin_fix: str = ""
 
 
 class SlowShare(_Model):
@@ -366,6 +369,9 @@ class Scenario(_Model):
                              f"these do not: {', '.join(missing)}")
         if missing:
             raise ValueError(f"steps {', '.join(missing)} have a `twin` expectation, but the scenario has no `twin`")
+        stray = [step.name for step in self.steps if step.twin_fix and self.twin is None]
+        if stray:
+            raise ValueError(f"steps {', '.join(stray)} have a `twin_fix`, but the scenario has no `twin`")
         return self
 
 

@@ -210,12 +210,15 @@ class TerminalReport:
         assert labels is not None
         self.console.print()
         table = Table(title=f"{first.plan.scenario.id}: {labels.label_first} vs {labels.label}", title_justify="left")
-        for column in ("step", labels.label_first, labels.label, ""):
+        fixes = any(step.plan.step.twin_fix for step in first.steps)
+        extra = [f"to match {labels.label_first}"] if fixes else []
+        for column in ("step", labels.label_first, labels.label, "", *extra):
             table.add_column(column)
         for mine, theirs in zip(first.steps, twin.steps, strict=False):
             mine_seen, their_seen = _seen(mine), _seen(theirs)
-            table.add_row(escape(mine.plan.step.name), escape(mine_seen.text), escape(their_seen.text),
-                          mine_seen.verdict(their_seen))
+            verdict = mine_seen.verdict(their_seen)
+            fix = [escape(mine.plan.step.twin_fix) if verdict != "same" else ""] if fixes else []
+            table.add_row(escape(mine.plan.step.name), escape(mine_seen.text), escape(their_seen.text), verdict, *fix)
         self.console.print(table)
     def _summary(self, result: ScenarioResult, topology: str | None) -> None:
         """`topology` names the chain when the scenario ran on two."""

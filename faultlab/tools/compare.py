@@ -131,6 +131,16 @@ def _read_s(annotations: dict[str, str]) -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_READ_S
 
 
+# Shown beside a probe whose two sides differ: what makes traefik behave like ingress-nginx there, or why
+# nothing does (ingress-migration measures each; see its .md).
+TWIN_FIXES = {
+    "upload": 'add proxy-request-buffering: "on" next to proxy-body-size',
+    "slow-upstream": "none in the provider: traefik resends no request it has written after a timeout",
+    "big-response-header": "none needed: traefik has no response-header buffer to outgrow",
+    "slow-post": "none in the provider: traefik resends no request it has written after a timeout",
+    "keepalive-race": "provider option upstreamKeepaliveTimeout below the app's keep-alive",
+    "burst": "none: traefik's rate limit answers 429; let clients and alerts accept it",
+}
 _RACE: dict[str, Any] = {
     "kind": "load", "method": "POST", "path": "/account/users/login/",
     "body": '{"username": "ada", "password": "lovelace"}', "content_type": "application/json",
@@ -145,8 +155,13 @@ def plan(ingress: Ingress, path: Path) -> Plan:
     read_s = _read_s(ingress.annotations)
     seen: dict[str, Any] = {"failures": {"min": 0}}  # nothing expected: the table is the answer
 
+    snippets = any(key.startswith(PREFIX) and key.endswith("-snippet") for key in ingress.annotations)
+
     def step(name: str, says: str, traffic: dict[str, Any] | None = None, role: str = "variant") -> dict[str, Any]:
-        return {"name": name, "role": role, "says": says, "traffic": traffic or {}, "expect": seen, "twin": seen}
+        fix = ("first drop the *-snippet annotations: traefik skips the whole Ingress" if snippets
+               else TWIN_FIXES[name])
+        return {"name": name, "role": role, "says": says, "traffic": traffic or {}, "expect": seen, "twin": seen,
+                "twin_fix": fix}
 
     document = {
         "id": "compare-ingress",

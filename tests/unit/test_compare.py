@@ -60,3 +60,11 @@ def test_the_probes_are_sized_from_the_annotations():
     assert limit not in race.knobs["ingress"].annotations and race.knobs["app"].worker_class == "gthread"
     assert burst.knobs["ingress"].annotations == upload.knobs["ingress"].annotations
     assert race.traffic.batches == compare.RACE_BURSTS
+    assert "upstreamKeepaliveTimeout" in race.step.twin_fix and "proxy-request-buffering" in upload.step.twin_fix
+
+
+def test_with_a_snippet_annotation_every_fix_starts_with_dropping_it():
+    path = ROOT / "examples" / "ingress-shop.yaml"
+    plan = compare.plan(compare.read(path), path)
+    assert {step.step.twin_fix for step in plan.steps} == {
+        "first drop the *-snippet annotations: traefik skips the whole Ingress"}

@@ -84,6 +84,9 @@ def test_a_twin_run_ends_with_both_summaries_and_the_comparison():
     assert len(rows) == 2, comparison
     assert "differs" in rows[0] and "413 ×1" in rows[0] and "200 ×1" in rows[0], rows
     assert "same" in rows[1] and "body-size-buffered" in rows[1], rows
+    # Where they differ, the step's twin_fix says what makes traefik match; where they are the same, nothing.
+    assert "to match ingress-nginx" in comparison and "proxy-request-buffering" in rows[0], rows
+    assert "proxy-request-buffering" not in rows[1], rows
 
 
 def test_the_comparison_judges_what_failed_where_and_when_not_how_many():
