@@ -51,6 +51,7 @@ SECONDS_OPTIONS = {
 WORD_OPTIONS = {"proxy-next-upstream": "proxyNextUpstream"}
 COUNT_OPTIONS = {"proxy-next-upstream-tries": "proxyNextUpstreamTries"}
 SWITCH_OPTIONS = {"proxy-request-buffering": "proxyRequestBuffering", "proxy-buffering": "proxyBuffering"}
+CONFIGMAP_OPTIONS = {**SECONDS_OPTIONS, **WORD_OPTIONS, **COUNT_OPTIONS, **SWITCH_OPTIONS}
 
 
 class TraefikIngressKnobs(Knobs):
@@ -174,9 +175,8 @@ providers:
         settings += [Setting(f"provider {name}", format_duration(story), f"{ctx.scale.lab_s_whole(story)}s", False)
                      for name, story in PROVIDER_SECONDS.items()]
         options = provider_options(knobs, ctx.scale)
-        named = {**SECONDS_OPTIONS, **WORD_OPTIONS, **COUNT_OPTIONS, **SWITCH_OPTIONS}
         for key, value in knobs.configmap.items():
-            option = named.get(key)
+            option = CONFIGMAP_OPTIONS.get(key)
             said = (f"provider option {option}: {json.dumps(options[option])}" if option in options
                     else "not read by traefik's provider (no provider option)" if option is None
                     else f"not a value provider option {option} takes")

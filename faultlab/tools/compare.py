@@ -45,7 +45,12 @@ RACE_BURSTS = 10
 @dataclass(frozen=True)
 class Ingress:
     name: str
-    annotations: dict[str, str]
+    annotations: dict[str, str]  # only the nginx.ingress.kubernetes.io/ ones
+
+    @property
+    def snippets(self) -> list[str]:
+        """Its *-snippet annotations, without the prefix: traefik skips an Ingress that has one."""
+        return sorted(key.removeprefix(PREFIX) for key in self.annotations if key.endswith("-snippet"))
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,9 @@ def _kind(document: object) -> str:
 
 def inventory(ingress: Ingress) -> list[Row]:
     probe_of = {name: probe for probe, names in PROBES.items() for name in names}
-    return [Row(key.removeprefix(PREFIX), value, key.removeprefix(PREFIX) in TRAEFIK_ANNOTATIONS,
-                key.removeprefix(PREFIX) in CONTROLLER_ANNOTATIONS, key.removeprefix(PREFIX) in ANNOTATIONS,
-                probe_of.get(key.removeprefix(PREFIX)))
+    names = {key: key.removeprefix(PREFIX) for key in ingress.annotations}
+    return [Row(names[key], value, names[key] in TRAEFIK_ANNOTATIONS, names[key] in CONTROLLER_ANNOTATIONS,
+                names[key] in ANNOTATIONS, probe_of.get(names[key]))
             for key, value in ingress.annotations.items()]
 
 
@@ -102,13 +107,13 @@ WHOLE_SECONDS = ("proxy-connect-timeout", "proxy-read-timeout", "proxy-send-time
 def notes(ingress: Ingress) -> list[str]:
     """What the source says of these annotations where the probes cannot show it."""
     said = []
-    snippets = sorted(key.removeprefix(PREFIX) for key in ingress.annotations if key.endswith("-snippet"))
-    if snippets:
-        said.append(f"{', '.join(snippets)}: traefik skips the whole Ingress (\"snippet annotations are not allowed "
-                    "when allowSnippetAnnotations is disabled\", pkg/provider/kubernetes/ingress-nginx/build.go, "
-                    "v3.7.9) and answers 404; ingress-nginx also refuses it by default (allow-snippet-annotations "
-                    "false, internal/ingress/controller/config/config.go; \"contains risky annotation\", "
-                    "annotations.go, controller-v1.15.1), which the lab's ingress-nginx hop does not model.")
+    if ingress.snippets:
+        said.append(f"{', '.join(ingress.snippets)}: traefik skips the whole Ingress (\"snippet annotations are "
+                    "not allowed when allowSnippetAnnotations is disabled\", "
+                    "pkg/provider/kubernetes/ingress-nginx/build.go, v3.7.9) and answers 404; ingress-nginx also "
+                    "refuses it by default (allow-snippet-annotations false, "
+                    "internal/ingress/controller/config/config.go; \"contains risky annotation\", annotations.go, "
+                    "controller-v1.15.1), which the lab's ingress-nginx hop does not model.")
     for name in WHOLE_SECONDS:
         value = ingress.annotations.get(PREFIX + name)
         if value is not None and not value.isdigit():
@@ -155,10 +160,8 @@ def plan(ingress: Ingress, path: Path) -> Plan:
     read_s = _read_s(ingress.annotations)
     seen: dict[str, Any] = {"failures": {"min": 0}}  # nothing expected: the table is the answer
 
-    snippets = any(key.startswith(PREFIX) and key.endswith("-snippet") for key in ingress.annotations)
-
     def step(name: str, says: str, traffic: dict[str, Any] | None = None, role: str = "variant") -> dict[str, Any]:
-        fix = ("first drop the *-snippet annotations: traefik skips the whole Ingress" if snippets
+        fix = ("first drop the *-snippet annotations: traefik skips the whole Ingress" if ingress.snippets
                else TWIN_FIXES[name])
         return {"name": name, "role": role, "says": says, "traffic": traffic or {}, "expect": seen, "twin": seen,
                 "twin_fix": fix}
