@@ -90,6 +90,24 @@ def recognise_log(text: str) -> ParsedLine | None:
     return None
 
 
+# An AWS Application (or Classic) Load Balancer's access-log entry, which the hop stands in for. Fields
+# (docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html): type, time,
+# elb, client:port, target:port, request/target/response processing times (-1: the load balancer could not
+# dispatch the request, e.g. the target closed the connection), elb_status_code, target_status_code ("-":
+# no answer from the target), received and sent bytes, "request". Read from the times on: a pasted entry
+# often masks the addresses with words ("<<node.js EC2 local ip>>:80").
+_AWS_LB = re.compile(r'^(?:(?:https?|h2|grpcs|wss?) )?\d{4}-\d\d-\d\dT[\d:.]+Z \S+ .*? '
+                     r'-?\d+(?:\.\d+)? -?\d+(?:\.\d+)? -?\d+(?:\.\d+)? (?P<status>\d{3}|-) (?:\d{3}|-) \d+ \d+ "')
+
+
+def recognise_aws_lb(text: str) -> ParsedLine | None:
+    line = _AWS_LB.match(text)
+    if not line:
+        return None
+    statuses = (int(line["status"]),) if line["status"] != "-" else ()
+    return ParsedLine(text, "AWS load balancer access", frozenset({"haproxy"}), "access", statuses)
+
+
 recognise_lab_json = lab_json_recogniser("termination_state", frozenset({"haproxy"}))
 
 
@@ -101,7 +119,7 @@ class HaproxyHop(NamesNoUpstream):
     fix_format = "haproxy"
     knobs = HaproxyKnobs
     notable = NOTABLE
-    recognisers = (recognise_lab_json, recognise_log)
+    recognisers = (recognise_lab_json, recognise_log, recognise_aws_lb)
 
     @staticmethod
     def message(text: str) -> str:

@@ -84,6 +84,14 @@ CASES = [
      '"retries":0}'),
     ("[WARNING]  (1) : Server app/app1 is DOWN, reason: Layer4 connection problem.", "haproxy log", {"haproxy"},
      "error", (), None),
+    # An AWS ALB's access-log entries (the hop stands in for one): one in the documented field order, the load
+    # balancer's own 502 with no target status; one as pasted with its addresses masked (ivorycirrus.github.io).
+    ('h2 2026-12-03T10:00:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 '
+     '-1 502 - 34 366 "GET https://www.example.com:443/ HTTP/2.0" "curl/7.46.0" - - '
+     'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067',
+     "AWS load balancer access", {"haproxy"}, "access", (502,), None),
+    ('https 2020-10-20T05:44:51.555553Z <<ALB-ARN>> <<Client-IP>> <<node.js EC2 local ip>>:80 0.000 0.003 0.000 '
+     '304 304 723 188 "GET <<Request URL>> HTTP/1.1"', "AWS load balancer access", {"haproxy"}, "access", (304,), None),
     # uvicorn 0.54.0's default log, captured here.
     ('INFO:     192.168.128.3:56620 - "POST /orders?work_s=0.01 HTTP/1.1" 201 Created', "uvicorn access",
      {"uvicorn"}, "access", (201,), '{"status":201,"method":"POST","uri":"/orders?work_s=0.01"}'),
