@@ -30,8 +30,10 @@ _PIPELINE_PREFIXES = (
 _STATUS_CODES = re.compile(r"^\s*[1-5]\d\d(?:\s*[,;\s]\s*[1-5]\d\d)*\s*$")
 _HTTP_STATUS_LINE = re.compile(r"^\s*HTTP/[\d.]+ ([1-5]\d\d)\b")
 _STATUS_WITH_REASON = re.compile(r"^\s*([1-5]\d\d) [A-Z][\w' -]*$")  # "502 Bad Gateway"
+# A traceback's lines, Flask's "[…] ERROR in app: Exception on /x [GET]" before it, and Django's "Internal Server
+# Error: /x" (django/core/handlers/exception.py logs the reason phrase and the path before the traceback).
 _PYTHON_TRACE = re.compile(r"^(?:Traceback \(most recent call last\):|  File \"|[A-Za-z_][\w.]*(?:Error|Exception|Exit)"
-                           r"(?:: |$)|\[\d{4}-\d\d-\d\d [\d:,]+\] ERROR in )")
+                           r"(?:: |$)|\[\d{4}-\d\d-\d\d [\d:,]+\] ERROR in |Internal Server Error: /)")
 
 # A line copied out of a narrow terminal, a mail or an issue's text is often broken in two. A piece that
 # starts in lower case, is no format of its own and follows a long piece continues it: cut at a word

@@ -68,6 +68,8 @@ CASES = [
      "uwsgi log", {"uwsgi"}, "error", (), None),
     ("RuntimeError: faultapp: deliberate application error", "Python traceback", {"gunicorn", "uwsgi", "uvicorn"},
      "error", (), None),
+    # Django's line before its traceback (its runserver, as pasted in a thread of the corpus).
+    ("Internal Server Error: /", "Python traceback", {"gunicorn", "uwsgi", "uvicorn"}, "error", (), None),
     ('{"time":"2026-11-24T11:33:18+00:00","request_id":"21be","status":413,"upstream_status":"","method":"POST"}',
      "JSON access", NGINX, "access", (413,), None),
     ('{"request_id":"52a4","status":200,"method":"GET","uri":"/slow","msecs":5024}',
