@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Unit tests first (a failure there stops before any engine work), then the engine tests in two processes
+# (pytest-xdist; every test of one scenario in the same process, which runs that scenario once).
 test: $(STAMP)
-	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest --durations=25'
+	$(BIN)/python -m pytest tests/unit -n 2
+	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest tests/scenarios -n 2 --dist loadgroup --durations=25'
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -17,10 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from faultlab.bench.figures import Figure
+from faultlab.bench.figures import Figure, median
 from faultlab.model import scenario
 
 Say = Callable[[str], None]
+CATALOGUE_OVER_FLOORS = 1.3  # the whole catalogue, `jobs` at a time: at most this × its floors ÷ jobs
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,16 @@ def measure(say: Say, jobs: int = 2) -> list[Figure]:
                       detail=f"{t.wall_s:.1f} s, floor {t.floor_s:.1f} s (stack up + traffic)"
                       + ("" if t.ok else f"; {t.mismatch} its expectations"))
                for t in sorted(timed, key=lambda t: t.scenario_id)]
+    ratios = [t.wall_s / t.floor_s for t in timed]
+    figures.append(Figure("scenario time ÷ floor", "median of the scenarios", median(ratios), 1.5, "lower",
+                          detail=f"{len(ratios)} scenarios, {min(ratios):.2f}×–{max(ratios):.2f}×"))
+    # Two at a time, the catalogue can at best take half its floors; issue 20 allows 30 % over that.
+    floors = sum(t.floor_s for t in timed)
     matched = sum(t.ok for t in timed)
-    figures.append(Figure("scenario time ÷ floor", f"whole catalogue, {jobs} at a time", catalogue_s, 180, "lower",
-                          "s", detail=f"{matched}/{len(timed)} matched; one at a time they add up to "
-                          f"{sum(t.wall_s for t in timed):.0f} s"))
+    figures.append(Figure("scenario time ÷ floor", f"whole catalogue, {jobs} at a time", catalogue_s,
+                          round(CATALOGUE_OVER_FLOORS * floors / jobs, 1), "lower", "s",
+                          detail=f"{matched}/{len(timed)} matched; floors {floors:.0f} s in all, one at a time "
+                          f"the runs add up to {sum(t.wall_s for t in timed):.0f} s"))
     return figures
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -28,6 +28,7 @@ from faultlab.hops.base import (
     combined,
     compact_json,
     json_access,
+    json_fields,
     lab_json_recogniser,
     story_duration,
     unix_socket_path,
@@ -414,8 +415,16 @@ OWN_FAILURES = frozenset({502, 504})
 
 
 def parse_access(text: str) -> AccessFields | None:
-    return json_access(text, request_id="request_id", status="status", forwarded="upstream_status",
-                       own_failures=OWN_FAILURES)
+    fields = json_access(text, request_id="request_id", status="status", forwarded="upstream_status",
+                         own_failures=OWN_FAILURES)
+    if fields is None or not fields.forwarded:
+        return fields
+    # $upstream_bytes_sent is "0" for every try whose connect failed (refused, timed out; ngx_http_upstream.c
+    # counts what the upstream connection sent): nothing reached the next hop, so the evidence need not
+    # wait for its line.
+    sent = str((json_fields(text) or {}).get("upstream_bytes_sent", ""))
+    tries = [part.strip() for part in sent.replace(":", ",").split(",")]
+    return replace(fields, forwarded=False) if sent and all(part == "0" for part in tries) else fields
 
 
 # Default formats, for diagnose ------------------------------------------------------------------

@@ -41,6 +41,12 @@ OWNER_LABEL = "io.faultlab.owner"  # the process that started the stack (see fau
 _TEARDOWN_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 UP_TIMEOUT_S = 180
 HEALTHY_TIMEOUT_S = 60
+# Seconds a hop gets between SIGTERM and SIGKILL when the lab restarts it between steps or tears the stack down:
+# none. Its lines so far are collected, and a server still busy with the last step's request (a gunicorn
+# worker on a 60 s sleep behind a proxy that gave up) would hold every restart and teardown for the whole
+# grace period. A step's own stops (actions: a deploy's SIGTERM) keep their grace.
+PLUMBING_STOP_S = 0
+PROBE_PAUSE_S = 0.05  # between two of the lab's own health probes of a restarted hop
 
 
 class Stack:
@@ -100,7 +106,8 @@ class Stack:
         self._limit_memory()
         restart = restart_order(self.topology.hop_names, changed | set(also_restart))
         for hop in restart:
-            self._compose(["restart", "--timeout", "2", hop], 120)
+            for container in self.containers(hop):
+                container.restart(timeout=PLUMBING_STOP_S)
             self.wait_healthy([hop])
         return list(reversed(restart))
 
@@ -123,7 +130,8 @@ class Stack:
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _TEARDOWN_SIGNALS)
         try:
             with contextlib.suppress(CommandError):  # the sweep below removes whatever compose could not
-                self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "2"], 120, detach=True)
+                self._compose(["down", "--volumes", "--remove-orphans", "--timeout", str(PLUMBING_STOP_S)], 120,
+                              detach=True)
             try:
                 self._sweep()
             except (DockerException, requests.RequestException) as exc:
@@ -280,18 +288,28 @@ class Stack:
         return f"http://127.0.0.1:{bindings[0]['HostPort']}"
 
     def wait_healthy(self, hops: list[str]) -> None:
+        """Until each of the hops' containers passes its compose healthcheck, run by the lab itself: the
+        engine (20.10) first probes a restarted container one `interval` (500 ms) after it started, and
+        the lab would wait for that on every restart."""
         deadline = time.monotonic() + HEALTHY_TIMEOUT_S
         for container in [container for hop in hops for container in self.containers(hop)]:
             hop = container.labels.get(SERVICE_LABEL, "?")
+            probe = _health_command(container)
             while True:
-                container.reload()
-                state = container.attrs["State"]
-                if state.get("Health", {}).get("Status") == "healthy":
+                if probe is None:
+                    container.reload()
+                    ready = container.attrs["State"].get("Health", {}).get("Status") == "healthy"
+                else:
+                    ready = False
+                    with contextlib.suppress(APIError):  # not running yet: exec is refused
+                        ready = container.exec_run(probe).exit_code == 0
+                if ready:
                     break
-                if state.get("Status") == "exited" or time.monotonic() > deadline:
+                container.reload()
+                if container.attrs["State"].get("Status") == "exited" or time.monotonic() > deadline:
                     tail = container.logs(tail=5).decode(errors="replace").strip()
                     raise EnvironmentError_(f"hop {hop!r} did not come back healthy after its restart: {tail}")
-                time.sleep(0.1)
+                time.sleep(PROBE_PAUSE_S)
 
     def logs(self, hop: str, since: float) -> list[tuple[float, str]]:
         """The hop's stdout and stderr lines since `since`, as (engine timestamp, text): every replica's,
@@ -307,6 +325,16 @@ class Stack:
         if len(self.containers(hop)) > 1:
             lines.sort(key=lambda line: line[0])
         return lines
+
+
+def _health_command(container: Container) -> list[str] | None:
+    """The container's healthcheck as a command to exec (compose's `test`), None when it has none."""
+    test = list((container.attrs["Config"].get("Healthcheck") or {}).get("Test") or [])
+    if test[:1] == ["CMD"] and len(test) > 1:
+        return test[1:]
+    if test[:1] == ["CMD-SHELL"] and len(test) == 2:
+        return ["/bin/sh", "-c", test[1]]
+    return None
 
 
 def _number(container: Container) -> int:

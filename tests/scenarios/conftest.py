@@ -38,6 +38,13 @@ class RealRun:
     events: list[Event]
 
 
+def by_scenario(scenario_id: str, value: object, test_id: str | None = None) -> object:
+    """A test parameter that reads `real_run(scenario_id)`: under pytest-xdist (`make test` runs two
+    processes, --dist loadgroup) every test of one scenario goes to the same process, so each scenario
+    still runs once per test session."""
+    return pytest.param(value, id=test_id or scenario_id, marks=pytest.mark.xdist_group(scenario_id))
+
+
 @pytest.fixture(scope="session")
 def real_run(image_tags: dict[str, str]) -> Callable[[str], RealRun]:
     """Each scenario's whole run, once per test session: the scenario tests judge it, the diagnose proof

@@ -23,6 +23,8 @@ from faultlab.model import scenario
 from faultlab.tools import diagnose
 from faultlab.tools.logformats import parse_lines
 
+from .conftest import by_scenario
+
 pytestmark = pytest.mark.engine
 
 STEPS = diagnose.catalogue()
@@ -55,7 +57,8 @@ def test_the_runs_cover_every_scenario_and_every_signature():
     assert {_signature(sig) for step in RUN for sig in step.logs} == {_signature(sig) for s in STEPS for sig in s.logs}
 
 
-@pytest.mark.parametrize("cause", RUN, ids=[f"{step.scenario_id}:{step.step}" for step in RUN])
+@pytest.mark.parametrize("cause", [by_scenario(step.scenario_id, step, f"{step.scenario_id}:{step.step}")
+                                   for step in RUN])
 def test_real_lines_of_a_failing_step_name_its_scenario(cause, real_run):
     step = next(step for step in real_run(cause.scenario_id).result.steps if step.plan.step.name == cause.step)
     evidence = step.evidence

@@ -16,12 +16,13 @@ import pytest
 from PIL import Image
 
 from faultlab.infra.engine import install_packages, system_program
-from faultlab.model import scenario
 from faultlab.output.chart import colour
 from faultlab.output.html import HtmlReport
-from faultlab.run import runner
+from faultlab.run.events import Handlers
 
-pytestmark = pytest.mark.engine
+REPORTED = "502-connection-refused"  # a short scenario: a 502, then the fix's 200
+# In the test process that runs that scenario for the other tests (make test: pytest-xdist, --dist loadgroup).
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group(REPORTED)]
 
 WIDTH, HEIGHT = 1280, 2000
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -44,12 +45,16 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory, client, image_tags) -> Path:
-    """One real run of a short scenario (a 502, then the fix's 200), written as a report."""
+def report_dir(tmp_path_factory: pytest.TempPathFactory, real_run) -> Path:
+    """The scenario's real run (the session's one, `real_run`), its event stream written as a report by the
+    handler a run with --report gets."""
+    run = real_run(REPORTED)
+    assert run.result.ok, "the scenario itself did not match; the report test needs a healthy run"
     directory = tmp_path_factory.mktemp("report")
     written: list[Path] = []
-    result = runner.run(scenario.load("502-connection-refused"), [HtmlReport(directory, written.append)])
-    assert result.ok, "the scenario itself did not match; the report test needs a healthy run"
+    with Handlers([HtmlReport(directory, written.append)]) as emit:
+        for event in run.events:
+            emit(event)
     assert written == [directory / "index.html"]
     return directory
 

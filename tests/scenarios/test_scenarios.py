@@ -10,12 +10,12 @@ from faultlab.output import words
 from faultlab.run import runner
 from faultlab.run.events import ScenarioFinished, ScenarioResult, StepFinished, StepStarted
 
-from .conftest import leftovers
+from .conftest import by_scenario, leftovers
 
 pytestmark = pytest.mark.engine
 
 
-@pytest.mark.parametrize("scenario_id", sorted(scenario.available()))
+@pytest.mark.parametrize("scenario_id", [by_scenario(s, s) for s in sorted(scenario.available())])
 def test_scenario_matches_every_step(scenario_id, client, real_run):
     run = real_run(scenario_id)
     result: ScenarioResult = run.result

@@ -47,6 +47,29 @@ def test_an_app_that_answers_without_an_access_line_is_read_from_the_proxys_upst
     assert ingress("502, 200", 200).upstream_answer == 200
 
 
+
+def test_a_request_nginx_never_got_through_to_its_upstream_was_not_passed_on():
+    """A refused or timed-out connect sends nothing ($upstream_bytes_sent "0" per try): the evidence does not
+    wait for the next hop's line, and the next step does not restart the hops behind."""
+    from faultlab.hops.nginx import parse_access
+
+    def forwarded(upstream_status: str, sent: str) -> bool:
+        fields = parse_access(f'{{"request_id":"r1","status":502,"upstream_status":"{upstream_status}",'
+                              f'"upstream_bytes_sent":"{sent}"}}')
+        assert fields is not None
+        return fields.forwarded
+
+    assert not forwarded("502", "0")  # connect() refused
+    assert not forwarded("502, 502", "0, 0")  # both tries refused
+    assert forwarded("502, 200", "0, 312")  # the second try got through
+    assert forwarded("502", "312")  # sent, then the upstream closed (a killed worker, a keep-alive race)
+    assert not forwarded("-", "-")  # nginx answered by itself (a 413)
+    seen = Evidence(HOPS, [], [AccessEvent("host-nginx", "r1", 502, True, 0.0),
+                               AccessEvent("ingress", "r1", 502, forwarded("502", "0"), 0.0)])
+    assert seen.complete(["r1"])
+    assert seen.answered_by("r1", 502) == "ingress"
+
+
 def test_no_response_means_no_hop_answered():
     assert evidence(("host-nginx", 502, True)).answered_by("r1", None) is None
 
