@@ -105,11 +105,29 @@ class Stack:
         changed = set(self.write(knobs))
         self._limit_memory()
         restart = restart_order(self.topology.hop_names, changed | set(also_restart))
-        for hop in restart:
+        for number, hop in enumerate(restart):
             for container in self.containers(hop):
                 container.restart(timeout=PLUMBING_STOP_S)
             self.wait_healthy([hop])
+            if number + 1 < len(restart):
+                self._wait_resolved(hop, restart[number + 1])
         return list(reversed(restart))
+
+    def _wait_resolved(self, hop: str, front: str) -> None:
+        """Until the hop's name resolves, in the front hop's container, to its containers' addresses now: the
+        front hop restarts next and resolves it once (nginx's upstream), and a restart may move the hop to
+        another address (a replaced replica's successor holds its old one)."""
+        wanted = {self._address(container)[1] for container in self.containers(hop)}
+        probe = self.container(front)
+        deadline = time.monotonic() + HEALTHY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with contextlib.suppress(APIError):
+                done = probe.exec_run(["getent", "ahostsv4", hop])
+                if done.exit_code == 0 and {line.split()[0] for line in done.output.decode().splitlines()} == wanted:
+                    return
+            time.sleep(PROBE_PAUSE_S)
+        raise EnvironmentError_(f"hop {hop!r}: its name did not resolve to {', '.join(sorted(wanted))} "
+                                f"from {front!r} after its restart")
 
     def announce(self) -> None:
         """Write each hop's announce lines (hops/base.py ANNOUNCE_FILE) into its log now, through the main

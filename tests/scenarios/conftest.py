@@ -45,6 +45,16 @@ def by_scenario(scenario_id: str, value: object, test_id: str | None = None) -> 
     return pytest.param(value, id=test_id or scenario_id, marks=pytest.mark.xdist_group(scenario_id))
 
 
+@pytest.fixture(autouse=True)
+def _grouped(request: pytest.FixtureRequest) -> None:
+    """A test of a scenario's group must run in that group's process, or the scenario runs once per process
+    that needs it, silently (pytest 9.2 broke xdist's grouping so: pytest-dev/pytest-xdist#1386)."""
+    groups = [mark.args[0] for mark in request.node.iter_markers("xdist_group") if mark.args]
+    if groups and getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith(f"@{groups[0]}"), (
+            f"pytest-xdist did not group {request.node.nodeid} with {groups[0]!r}: its scenario would run again")
+
+
 @pytest.fixture(scope="session")
 def real_run(image_tags: dict[str, str]) -> Callable[[str], RealRun]:
     """Each scenario's whole run, once per test session: the scenario tests judge it, the diagnose proof

@@ -44,7 +44,16 @@ def test_containers_are_confined(scenario_id, twin, client, image_tags):
 
 
 def _users(container) -> set[str]:
-    """The real uid of every process in the container (read from /proc, as the container's own user)."""
+    """The real uid of every process in the container (read from /proc, as the container's own user), but the
+    runtime's own `runc:[2:INIT]`: every exec (the engine's healthcheck, this one) starts as root in the
+    container's namespaces and drops to the container's user before it runs the command; measured here, a
+    container's /proc read in a loop during 40 execs showed it 116 times, and no other process as root."""
     done = container.exec_run(["sh", "-c", "cat /proc/[0-9]*/status 2>/dev/null; exit 0"])  # some may have exited
     assert done.exit_code == 0, done.output
-    return {line.split()[1] for line in done.output.decode().splitlines() if line.startswith("Uid:")}
+    users, name = set(), ""
+    for line in done.output.decode().splitlines():
+        if line.startswith("Name:"):
+            name = line.split(maxsplit=1)[1] if len(line.split()) > 1 else ""
+        elif line.startswith("Uid:") and not name.startswith("runc:["):
+            users.add(line.split()[1])
+    return users
