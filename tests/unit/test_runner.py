@@ -123,3 +123,20 @@ def test_bursty_traffic_idles_between_batches_never_before_the_first_or_after_th
 
     runner.send_batches(batch, 3, Expect(failures={"max": 0}), lambda event: None, lambda: timeline.append("idle"))
     assert timeline == ["batch@0", "idle", "batch@10", "idle", "batch@20"]
+
+
+def test_the_lab_runs_a_hops_own_compose_healthcheck_after_a_restart():
+    """What `wait_healthy` execs: the compose file's `test`, as the engine would run it."""
+    from types import SimpleNamespace
+
+    from faultlab.infra.stack import _health_command
+
+    def container(test: list[str] | None) -> SimpleNamespace:
+        config = {"Healthcheck": {"Test": test}} if test is not None else {}
+        return SimpleNamespace(attrs={"Config": config})
+
+    tcp = ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$FAULTLAB_HEALTH_PORT"]
+    assert _health_command(container(tcp)) == tcp[1:]
+    assert _health_command(container(["CMD-SHELL", "curl -f localhost"])) == ["/bin/sh", "-c", "curl -f localhost"]
+    assert _health_command(container(["NONE"])) is None  # then the engine's own status is waited for
+    assert _health_command(container(None)) is None
