@@ -223,7 +223,17 @@ class Stack:
         self.replica(hop, number).kill(signal=f"SIG{name}")
 
     def start(self, hop: str, number: int) -> None:
-        self.replica(hop, number).start()
+        """Start the replica again, once its last stop has finished: it stands for a new pod, which does not
+        wait for the old one, but the lab's replacement is the same container, and `docker start` on one
+        still draining after its TERM does nothing (measured under two runs' load: a gunicorn still
+        finishing its 2 s requests at the start time stayed down, and the ingress's connects timed out)."""
+        container = self.replica(hop, number)
+        deadline = time.monotonic() + HEALTHY_TIMEOUT_S
+        container.reload()
+        while container.status == "running" and time.monotonic() < deadline:
+            time.sleep(PROBE_PAUSE_S)
+            container.reload()
+        container.start()
 
     def restart(self, hop: str, number: int) -> None:
         self.replica(hop, number).restart(timeout=2)
