@@ -86,6 +86,11 @@ class AccessFields:
     upstream_answer: int | None = None
 
 
+def upstream_tries(value: str) -> list[str]:
+    """One value per upstream try of nginx's $upstream_* variables ("502, 200"; " : " between upstream groups)."""
+    return [part.strip() for part in value.replace(":", ",").split(",")]
+
+
 def json_access(text: str, *, request_id: str, status: str, forwarded: str | None = None,
                 own_failures: frozenset[int] | None = None) -> AccessFields | None:
     """Parse a JSON access line with the given key names; None for any other line (error logs etc.).
@@ -98,7 +103,7 @@ def json_access(text: str, *, request_id: str, status: str, forwarded: str | Non
     try:
         upstream = str(fields.get(forwarded, "")) if forwarded is not None else ""
         passed_on = upstream not in ("", "-", "0")
-        last = upstream.replace(":", ",").split(",")[-1].strip()
+        last = upstream_tries(upstream)[-1]
         answer = int(last) if own_failures is not None and last.isdigit() and int(last) not in own_failures else None
         return AccessFields(str(fields[request_id]), int(fields[status]), passed_on, answer)
     except (ValueError, KeyError, TypeError):

@@ -32,6 +32,7 @@ from faultlab.hops.base import (
     lab_json_recogniser,
     story_duration,
     unix_socket_path,
+    upstream_tries,
 )
 from faultlab.units import Duration, format_duration, format_size, parse_size
 
@@ -423,8 +424,7 @@ def parse_access(text: str) -> AccessFields | None:
     # counts what the upstream connection sent): nothing reached the next hop, so the evidence need not
     # wait for its line.
     sent = str((json_fields(text) or {}).get("upstream_bytes_sent", ""))
-    tries = [part.strip() for part in sent.replace(":", ",").split(",")]
-    return replace(fields, forwarded=False) if sent and all(part == "0" for part in tries) else fields
+    return replace(fields, forwarded=False) if sent and all(part == "0" for part in upstream_tries(sent)) else fields
 
 
 # Default formats, for diagnose ------------------------------------------------------------------
