@@ -297,6 +297,86 @@ def _write(path: Path, text: str, flag: str) -> None:
         raise _usage(f"{flag}: cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _practice_dir(args: argparse.Namespace) -> Path:
+    """--dir, or the one practice here: this directory, or a single ./practice-*/ that holds one."""
+    from faultlab.errors import InputError
+    from faultlab.tools import practice
+
+    if args.dir:
+        return Path(args.dir)
+    here = Path(".")
+    if (here / practice.STATE_DIR / practice.STATE_FILE).is_file():
+        return here
+    found = sorted(path for path in here.glob("practice-*")
+                   if (path / practice.STATE_DIR / practice.STATE_FILE).is_file())
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError("no practice here", tip=f"start one with `{PROG} practice start <scenario>`")
+    raise InputError(f"{len(found)} practices here ({', '.join(map(str, found))})", tip="say which with --dir")
+
+
+def cmd_practice(args: argparse.Namespace) -> int:
+    from faultlab.output import practice_text
+    from faultlab.tools import practice
+
+    if args.practice == "list":
+        from faultlab.model import catalogue, scenario
+
+        for entry in catalogue.entries():
+            if entry.problem is not None:
+                continue
+            problem = practice.why_not(scenario.load(entry.id))
+            _out(f"{entry.id:<28} {'yes' if problem is None else 'no: ' + problem}")
+        return 0
+    if args.practice == "start":
+        from faultlab.model import scenario
+
+        plan = scenario.load(args.scenario)
+        directory = Path(args.dir) if args.dir else practice.default_directory(plan.id)
+        limit = _duration_arg("--time", args.time) if args.time else None
+        practice_text.started(practice.start(plan, directory, time_limit_s=limit), PROG)
+        return 0
+    workspace = practice.open_workspace(_practice_dir(args))
+    if args.practice == "status":
+        practice_text.status(workspace)
+    elif args.practice == "hint":
+        practice_text.hinted(practice.hint(workspace))
+    elif args.practice == "diff":
+        text = practice.diff(workspace)
+        _out(text or "no change yet: your files are the broken ones", end="" if text else "\n")
+    elif args.practice == "reset":
+        practice.reset(workspace)
+        print(f"{workspace.directory}: the broken files are back (your checks and hints stay counted)")
+    elif args.practice == "stop":
+        practice.stop(workspace)
+        print(f"practice {workspace.state.scenario} ended; your files stay in {workspace.directory}/")
+    elif args.practice == "check":
+        from faultlab.hops.base import WorkspaceError
+        from faultlab.infra import toolbox
+        from faultlab.output.terminal import TerminalReport
+        from faultlab.run import runner
+
+        view = TerminalReport(quiet=args.quiet, hints=None)
+        try:
+            outcome = practice.check(workspace, lambda plan: runner.run(plan, [view], until_failure=True),
+                                     toolbox.check)
+        except WorkspaceError as exc:
+            return _report(exc)
+        practice_text.checked(outcome, PROG, repeat_checks=args.quiet)
+        return 0 if outcome.outcome == "solved" else 1
+    return 0
+
+
+def _duration_arg(flag: str, text: str) -> float:
+    from faultlab.units import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise _usage(f"{flag}: {exc}") from None
+
+
 def _time_scale(text: str | None) -> TimeScale | None:
     from faultlab.units import TimeScale
 
@@ -386,6 +466,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     sub.set_defaults(func=cmd_diagnose)
 
+    sub = commands.add_parser(
+        "practice", help="fix a broken scenario's config yourself; `check` proves it with real traffic",
+        description="Practice mode: `start` writes a scenario's broken config as the files you have at work "
+        "(nginx.conf, the Ingress, …) into DIR; you edit them; `check` reads them, has the real tools check "
+        "them, replays the scenario's traffic against real containers and says solved (exit 0), not yet, or "
+        "which known wrong fix you made (exit 1).",
+        epilog="example: faultlab practice start 413-body-size && $EDITOR practice-413-body-size/host-nginx/nginx.conf "
+        "&& faultlab practice check")
+    actions = sub.add_subparsers(dest="practice", metavar="ACTION", required=True,
+                                 help="list, start, status, check, hint, diff, reset or stop")
+    action = actions.add_parser("list", help="which scenarios can be practised, and why not the others")
+    action = actions.add_parser("start", help="write the broken files into DIR (default ./practice-<scenario>)")
+    action.add_argument("scenario", help=SCENARIO_HELP)
+    action.add_argument("--dir", metavar="DIR", help="where to write the files (new or empty)")
+    action.add_argument("--time", metavar="DURATION", help="a time limit, e.g. 20m: `status` shows what is left")
+    for name, text in (("status", "the brief, the checks so far, hints used, time"),
+                       ("check", "check your files with real traffic: exit 0 only when solved"),
+                       ("hint", "the next hint (which hop, which setting, the fix)"),
+                       ("diff", "your change against the broken files"),
+                       ("reset", "back to the broken files"),
+                       ("stop", "end the practice (your files stay)")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--dir", metavar="DIR", help="the practice's directory (default: the one here)")
+        if name == "check":
+            action.add_argument("--quiet", "-q", action="store_true", help="only the verdict and the summary table")
+    sub.set_defaults(func=cmd_practice)
+
     sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand",
                               description="Write every hop's rendered config for one step into DIR/<hop>/ and "
                               "print the docker compose command that runs them by hand.")
@@ -442,7 +549,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 # The commands that start containers: an interruption there tears them down, and says so.
-STARTS_CONTAINERS = {cmd_run, cmd_bench}
+STARTS_CONTAINERS = {cmd_run, cmd_bench, cmd_practice}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

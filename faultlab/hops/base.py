@@ -14,11 +14,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from faultlab.errors import InputError
 from faultlab.units import TimeScale
 
 # A rendered file of this name holds lines the server logs when its config is applied (the ingress
@@ -343,3 +345,82 @@ def http_status(value: object) -> int | None:
     except (TypeError, ValueError):
         return None
     return status if 100 <= status <= 599 else None
+
+
+# Practice mode -------------------------------------------------------------------------------------
+
+class WorkspaceError(InputError):
+    """A learner's file that cannot be applied: it does not parse, the server refuses it, or it changes
+    something the lab cannot run. The message names the file (and line) and says why."""
+
+    exit_code = 1  # a learning moment, not a usage error: `practice check` says "not yet"
+
+
+@dataclass(frozen=True)
+class ToolCheck:
+    """A server's own check of a config file, run in the lab's image: the image, the file, the command
+    ({file}: the file's path where the command runs)."""
+
+    image: str
+    file: str
+    command: tuple[str, ...]
+
+
+@runtime_checkable
+class WorkspaceKind(Protocol):
+    """A hop kind whose config a learner edits in practice mode: the files a user has at work, at story
+    time, and the reader that turns the edited files back into knobs. Reading back through the knobs
+    keeps one path from config to containers: the lab renders what it runs from the knobs, and the reader
+    proves, by rendering them again, that they say exactly what the learner's file says."""
+
+    @property
+    def readable(self) -> frozenset[str]:
+        """The knobs its files can change (a fix of any other knob cannot be practised)."""
+        ...
+
+    @property
+    def tool_check(self) -> ToolCheck | None:
+        """How its server checks a file on its own (nginx -t), whose words a learner then reads; None: none."""
+        ...
+
+    def workspace(self, knobs: Any, ctx: RenderContext) -> dict[str, str]:
+        """File name -> content, at story time (ctx.scale is 1)."""
+        ...
+
+    def read_workspace(self, directory: Path, base: Any, ctx: RenderContext) -> Knobs:
+        """The knobs the files in `directory` say, starting from `base` (what the workspace began with);
+        WorkspaceError when they cannot be read or say something the lab cannot run."""
+        ...
+
+
+def validation_message(exc: Exception) -> str:
+    """A pydantic ValidationError as one line per problem (without pydantic's links)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    lines = []
+    for error in errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        text = str(error.get("msg", "")).removeprefix("Value error, ")
+        lines.append(f"{where}: {text}" if where else text)
+    return "; ".join(lines)
+
+
+def first_difference(mine: Any, theirs: Any, path: str = "") -> str | None:
+    """The first path (`a.b[0].c`) where two parsed documents differ; None: they are equal."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in [*mine, *(key for key in theirs if key not in mine)]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in mine or key not in theirs:
+                return where
+            found = first_difference(mine[key], theirs[key], where)
+            if found is not None:
+                return found
+        return None
+    if isinstance(mine, list) and isinstance(theirs, list):
+        for index, (one, other) in enumerate(zip(mine, theirs, strict=False)):
+            found = first_difference(one, other, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None if len(mine) == len(theirs) else f"{path}[{min(len(mine), len(theirs))}]"
+    return None if mine == theirs else path or "(the whole file)"

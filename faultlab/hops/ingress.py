@@ -14,11 +14,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import field_validator, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
+from faultlab import yamlfile
+from faultlab.errors import InputError
 from faultlab.hops import nginx
 from faultlab.hops.base import (
     ANNOUNCE_FILE,
@@ -28,8 +31,10 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    WorkspaceError,
     changes,
     combined,
+    validation_message,
 )
 from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
 from faultlab.units import parse_duration
@@ -332,6 +337,86 @@ def configmap_manifest(data: dict[str, str]) -> dict[str, Any]:
             "metadata": {"name": CONFIGMAP_NAME, "namespace": CONFIGMAP_NAMESPACE}, "data": dict(data)}
 
 
+def read_ingress(document: object, shown: str) -> tuple[str, dict[str, str]]:
+    """(name, annotations) of an Ingress as `kubectl apply` would take it, or an InputError that says what the
+    API server would refuse."""
+    if not isinstance(document, dict) or document.get("kind") != "Ingress":
+        kind = str(document.get("kind") or "none given") if isinstance(document, dict) else type(document).__name__
+        raise InputError(f"{shown}: not an Ingress (kind: {kind})",
+                         tip="give one networking.k8s.io/v1 Ingress per file, as `kubectl get ingress NAME -o yaml` "
+                             "prints it")
+    if document.get("apiVersion") != "networking.k8s.io/v1":
+        raise InputError(f"{shown}: apiVersion {document.get('apiVersion')!r}: the Ingress API is networking.k8s.io/v1 "
+                         "(extensions/v1beta1 and networking.k8s.io/v1beta1 were removed in Kubernetes 1.22)")
+    metadata = document.get("metadata") or {}
+    annotations = metadata.get("annotations") or {} if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict):
+        raise InputError(f"{shown}: metadata.annotations is not a mapping of names to values")
+    for key, value in annotations.items():
+        if not isinstance(value, str):  # the API server refuses it ("cannot unmarshal number into … string")
+            raise InputError(f"{shown}: metadata.annotations.{key}: {value!r} is not a string",
+                             tip=f'quote it, e.g. {key}: "{value}"')
+    return str(metadata.get("name") or ""), {str(key): value for key, value in annotations.items()}
+
+
+INGRESS_FILE, CONFIGMAP_FILE = "ingress.yaml", "configmap.yaml"
+_PRACTICE_HEADERS = {
+    INGRESS_FILE: "# The Ingress in front of the app, as `kubectl get ingress app -o yaml` prints it. Practice\n"
+                  "# mode applies its metadata.annotations (the nginx.ingress.kubernetes.io/ ones, in real time\n"
+                  "# units); the rules stay as they are: the lab's chain has one backend.\n",
+    CONFIGMAP_FILE: "# The ingress-nginx controller's ConfigMap: controller-wide settings, for every Ingress.\n"
+                    "# Practice mode applies its data keys.\n",
+}
+
+
+def _without_annotations(document: dict[str, Any]) -> dict[str, Any]:
+    metadata = {key: value for key, value in (document.get("metadata") or {}).items() if key != "annotations"}
+    return {**document, "metadata": metadata}
+
+
+def _read_yaml(path: Path, shown: str, what: str) -> object:
+    if not path.is_file():
+        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
+    try:
+        return yamlfile.read(path, what)
+    except InputError as exc:
+        raise WorkspaceError(exc.message.replace(str(path), shown), tip=exc.tip) from None
+
+
+def read_practice(directory: Path, upstream: str | None, hop: str) -> IngressKnobs:
+    """The annotations and ConfigMap keys of a learner's ingress.yaml and configmap.yaml."""
+    shown = f"{hop}/{INGRESS_FILE}"
+    document = _read_yaml(directory / INGRESS_FILE, shown, "Ingress manifest")
+    try:
+        _, annotations = read_ingress(document, shown)
+    except InputError as exc:
+        raise WorkspaceError(exc.message, tip=exc.tip) from None
+    assert isinstance(document, dict)
+    if _without_annotations(document) != _without_annotations(manifest(upstream, {})):
+        raise WorkspaceError(f"{shown}: only metadata.annotations may change; the rest is the lab's one backend",
+                             tip="undo the other change (`{prog} practice diff` shows your changes)")
+    configmap: dict[str, str] = {}
+    shown_map = f"{hop}/{CONFIGMAP_FILE}"
+    mapping = _read_yaml(directory / CONFIGMAP_FILE, shown_map, "ConfigMap")
+    expected = configmap_manifest({})
+    if not isinstance(mapping, dict) or {key: mapping.get(key) for key in ("apiVersion", "kind", "metadata")} != {
+            key: expected[key] for key in ("apiVersion", "kind", "metadata")}:
+        raise WorkspaceError(f"{shown_map}: not the controller's ConfigMap (apiVersion v1, kind ConfigMap, "
+                             f"metadata {expected['metadata']})", tip="`{prog} practice diff` shows your changes")
+    data = mapping.get("data") or {}
+    if not isinstance(data, dict) or set(mapping) - {"apiVersion", "kind", "metadata", "data"}:
+        raise WorkspaceError(f"{shown_map}: a ConfigMap has apiVersion, kind, metadata and data (a mapping)")
+    for key, value in data.items():
+        if not isinstance(value, str):  # the API server refuses a ConfigMap value that is not a string
+            raise WorkspaceError(f"{shown_map}: data.{key}: {value!r} is not a string",
+                                 tip=f'quote it: {key}: "{value}"')
+        configmap[str(key)] = value
+    try:
+        return IngressKnobs(annotations=annotations, configmap=configmap)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{hop}: {validation_message(exc)}") from None
+
+
 class IngressHop:
     name = "ingress-nginx"
     family = "nginx"
@@ -386,3 +471,15 @@ class IngressHop:
                 text = "".join(f"# remove the {noun} {key}\n" for key in sorted(dropped)) + text
                 snippets.append(Snippet("ingress", ctx.hop, title, text))
         return snippets
+
+    readable = frozenset({"annotations", "configmap"})
+    tool_check = None
+
+    def workspace(self, knobs: IngressKnobs, ctx: RenderContext) -> dict[str, str]:
+        documents = {INGRESS_FILE: manifest(ctx.upstream, knobs.annotations),
+                     CONFIGMAP_FILE: configmap_manifest(knobs.configmap)}
+        return {name: _PRACTICE_HEADERS[name] + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+                for name, document in documents.items()}
+
+    def read_workspace(self, directory: Path, base: IngressKnobs, ctx: RenderContext) -> IngressKnobs:
+        return read_practice(directory, ctx.upstream, ctx.hop)

@@ -9,13 +9,18 @@ stand-in for a low-spec cloud load balancer: above the limit nginx answers 503 i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import tempfile
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
+import crossplane
 import jinja2
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from faultlab.hops import tls
 from faultlab.hops.base import (
@@ -25,6 +30,8 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    ToolCheck,
+    WorkspaceError,
     combined,
     compact_json,
     json_access,
@@ -33,6 +40,7 @@ from faultlab.hops.base import (
     story_duration,
     unix_socket_path,
     upstream_tries,
+    validation_message,
 )
 from faultlab.units import Duration, format_duration, format_size, parse_size
 
@@ -634,6 +642,168 @@ def export_conf(before: str, after: str, hop: str) -> list[Snippet]:
     return [Snippet("nginx", hop, "nginx.conf", format_statements(added, removed))]
 
 
+# Practice mode: the learner's nginx.conf ------------------------------------------------------------
+# The directives a learner may change, each read into the knob of the same name; inside an `upstream` block
+# the keep-alive directives are the upstream's. Everything else in the file is the lab's plumbing (log
+# format, request ids, ports) and must stay as it is: the reader renders the knobs again and compares.
+READABLE = ("client_max_body_size", "client_header_timeout", "client_body_timeout", "keepalive_timeout",
+            "reset_timedout_connection", "large_client_header_buffers", "proxy_http_version",
+            "proxy_next_upstream", "proxy_next_upstream_tries",
+            *(f"{family}_{name}" for family in ("proxy", "uwsgi") for name in (*PER_FAMILY, *BUFFERS)))
+READABLE_UPSTREAM = {"keepalive": "upstream_keepalive", "keepalive_timeout": "upstream_keepalive_timeout",
+                     "keepalive_requests": "upstream_keepalive_requests", "keepalive_time": "upstream_keepalive_time"}
+_TIME_KNOBS = frozenset({f"{family}_{name}" for family in ("proxy", "uwsgi") for name in TIMEOUTS} | {
+    "client_header_timeout", "client_body_timeout", "keepalive_timeout", "upstream_keepalive_timeout",
+    "upstream_keepalive_time"})
+_FLAG_KNOBS = frozenset({f"{family}_{name}" for family in ("proxy", "uwsgi")
+                         for name in ("ignore_client_abort", "request_buffering", "buffering")} | {
+    "reset_timedout_connection"})
+_INT_KNOBS = frozenset({"proxy_next_upstream_tries", "upstream_keepalive", "upstream_keepalive_requests"})
+# nginx's time units (ngx_parse_time, src/core/ngx_parse.c): a number alone is seconds.
+_NGINX_TIME = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
+_NGINX_TIME_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000,
+                 None: 1}
+_WHOLE_SECONDS = re.compile(r"(?<=\s)(\d+)000ms(?=;)")
+PRACTICE_HEADER = """\
+# {hop}'s nginx.conf as the lab starts it with, in real (story) time: practice mode's check scales every
+# duration by the scenario's time scale. Practice mode applies these directives (add, change or remove them):
+{readable}
+# and, in an upstream block, keepalive, keepalive_timeout, keepalive_requests and keepalive_time.
+# The rest is the lab's plumbing (ports, log format, request ids) and stays as it is.
+"""
+
+Found = tuple[tuple[str, ...], str, tuple[str, ...], int]  # block path, directive, arguments, line
+
+
+def nginx_time_s(text: str) -> float:
+    """`60`, `60s`, `1m30s`, `500ms` → seconds, as nginx reads a time."""
+    if not text or _NGINX_TIME.sub("", text):
+        raise ValueError(f"{text!r} is not an nginx time, e.g. 60s, 10m or 500ms")
+    return sum(int(number) * _NGINX_TIME_S[unit or None] for number, unit in _NGINX_TIME.findall(text))
+
+
+def _flatten(parsed: list[dict[str, Any]], path: tuple[str, ...] = ()) -> Iterator[Found]:
+    ordinals: Counter[str] = Counter()
+    for item in parsed:
+        if "block" in item:
+            header = " ".join([item["directive"], *item["args"]])
+            yield from _flatten(item["block"], (*path, f"{header} #{ordinals[header]}"))
+            ordinals[header] += 1
+        else:
+            yield path, item["directive"], tuple(item["args"]), item["line"]
+
+
+def parse_file(path: Path, shown: str) -> list[Found]:
+    """Every directive of one nginx config file (its includes are not followed), by crossplane."""
+    payload = crossplane.parse(str(path), single=True, comments=False, strict=False, catch_errors=True)
+    for config in payload["config"]:
+        for error in config["errors"]:
+            raise WorkspaceError(f"{shown}:{error.get('line') or '?'}: {error['error'].split(' in /')[0]}",
+                                 tip="fix the line, or `{prog} practice diff` to see what you changed")
+    return list(_flatten(payload["config"][0]["parsed"])) if payload["config"] else []
+
+
+def _parse_text(text: str) -> list[Found]:
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as conf:
+        conf.write(text)
+        conf.flush()
+        return parse_file(Path(conf.name), "nginx.conf")
+
+
+def _knob_of(found: Found) -> str | None:
+    path, directive, _, _ = found
+    if any(block.startswith("upstream ") for block in path):
+        return READABLE_UPSTREAM.get(directive)
+    return directive if directive in READABLE else None
+
+
+def _value(knob: str, args: tuple[str, ...]) -> object:
+    if knob in _TIME_KNOBS:
+        return nginx_time_s(args[0]) if len(args) == 1 else " ".join(args)
+    if knob in _FLAG_KNOBS:
+        return {"on": True, "off": False}.get(args[0], args[0]) if len(args) == 1 else " ".join(args)
+    if knob in _INT_KNOBS and len(args) == 1 and args[0].isdigit():
+        return int(args[0])
+    return " ".join(args)
+
+
+def _normal(found: Found) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """A directive as the comparison sees it: times in seconds, so 60s, 1m and 60000ms are one value."""
+    path, directive, args, _ = found
+    knob = _knob_of(found)
+    if knob in _TIME_KNOBS and len(args) == 1:
+        try:
+            return path, directive, (f"{nginx_time_s(args[0]):g}",)
+        except ValueError:
+            pass
+    return path, directive, args
+
+
+def _show(found: Found) -> str:
+    return " ".join([found[1], *found[2]]) + ";"
+
+
+def practice_conf(rendered: str, hop: str) -> str:
+    """A rendered story-time nginx.conf as the learner reads it: the practice header, whole seconds."""
+    lines = rendered.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    readable = textwrap.wrap(", ".join(READABLE), 110, initial_indent="#   ", subsequent_indent="#   ")
+    header = PRACTICE_HEADER.format(hop=hop, readable="\n".join(readable))
+    return header + _WHOLE_SECONDS.sub(lambda match: f"{match[1]}s", "".join(lines))
+
+
+def read_conf(directory: Path, base: NginxKnobs, rendered: Callable[[NginxKnobs], str], hop: str,
+              knobs_type: type[NginxKnobs]) -> NginxKnobs:
+    """The knobs a learner's nginx.conf says: the readable directives read into knobs, then rendered again,
+    which must give back the learner's file directive for directive (else the file changes what the
+    lab cannot run, and the message names the line)."""
+    shown = f"{hop}/nginx.conf"
+    path = directory / "nginx.conf"
+    if not path.is_file():
+        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
+    mine = parse_file(path, shown)
+    start = _parse_text(rendered(base))
+    data = base.model_dump(mode="json", exclude_unset=True)
+    seen: dict[str, Found] = {}
+    for found in mine:
+        knob = _knob_of(found)
+        if knob is None:
+            continue
+        if knob in seen:
+            raise WorkspaceError(f"{shown}:{found[3]}: \"{found[1]}\" directive is duplicate (line {seen[knob][3]})")
+        seen[knob] = found
+        try:
+            data[knob] = _value(knob, found[2])
+        except ValueError as exc:
+            raise WorkspaceError(f"{shown}:{found[3]}: {exc}") from None
+    for found in start:
+        knob = _knob_of(found)
+        if knob is not None and knob not in seen:
+            data.pop(knob, None)  # a directive taken out: nginx's default (the knob's)
+    try:
+        knobs = knobs_type.model_validate(data)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
+    again = Counter(_normal(found) for found in _parse_text(rendered(knobs)))
+    for found in mine:
+        key = _normal(found)
+        if again[key] > 0:
+            again[key] -= 1
+            continue
+        raise WorkspaceError(
+            f"{shown}:{found[3]}: `{_show(found)}` is outside what practice mode runs (the file's header lists "
+            "the directives it applies; the rest must stay as the lab wrote it)",
+            tip="undo that line (`{prog} practice diff` shows your changes)")
+    for key, count in again.items():
+        # A readable directive left out is nginx's default, which the lab writes out.
+        if count > 0 and _knob_of((*key, 0)) is None:
+            raise WorkspaceError(f"{shown}: `{' '.join([key[1], *key[2]])};` is gone, and the lab needs it "
+                                 f"({' > '.join(block.rsplit(' #', 1)[0] for block in key[0]) or 'main'})",
+                                 tip="put it back (`{prog} practice diff` shows your changes)")
+    return knobs
+
+
 class NginxHop:
     name = "nginx"
     family = "nginx"
@@ -660,3 +830,14 @@ class NginxHop:
     def export(self, ctx: RenderContext, before: NginxKnobs, after: NginxKnobs) -> list[Snippet]:
         story = ctx.at_story_time()
         return export_conf(self.render(before, story)["nginx.conf"], self.render(after, story)["nginx.conf"], ctx.hop)
+
+    readable = frozenset(READABLE) | frozenset(READABLE_UPSTREAM.values())
+    # nginx -t is the authority on a file's syntax and values: its words are what a learner sees at work.
+    tool_check = ToolCheck("nginx", "nginx.conf", ("nginx", "-t", "-c", "{file}"))
+
+    def workspace(self, knobs: NginxKnobs, ctx: RenderContext) -> dict[str, str]:
+        return {"nginx.conf": practice_conf(self.render(knobs, ctx.at_story_time())["nginx.conf"], ctx.hop)}
+
+    def read_workspace(self, directory: Path, base: NginxKnobs, ctx: RenderContext) -> NginxKnobs:
+        return read_conf(directory, base, lambda knobs: self.workspace(knobs, ctx)["nginx.conf"], ctx.hop,
+                         NginxKnobs)

@@ -9,13 +9,18 @@ middleware. traefik 1.7's flags in the write-up (--maxidleconnsperhost, --retry.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from faultlab import yamlfile
+from faultlab.errors import InputError
 from faultlab.hops.base import (
     AccessFields,
     Knobs,
@@ -24,12 +29,15 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    WorkspaceError,
     combined,
     compact_json,
+    first_difference,
     json_access,
     json_fields,
     lab_json_recogniser,
     story_duration,
+    validation_message,
 )
 from faultlab.units import Duration, format_duration
 
@@ -185,6 +193,123 @@ def per_service(transport: dict[str, Any], dynamic: dict[str, Any]) -> dict[str,
     return {"http": {"serversTransports": {name: transport for name in services}, "services": services}}
 
 
+# Practice mode: the learner's traefik.yml and dynamic.yml ---------------------------------------------
+# Where each knob lives, as lower-case paths: traefik matches option names case-insensitively (paerser's
+# parser, strings.EqualFold), so `maxidleconnsperhost` is the same option.
+KNOB_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "maxIdleConnsPerHost": ("traefik.yml", ("serverstransport", "maxidleconnsperhost")),
+    **{name: ("traefik.yml", ("serverstransport", "forwardingtimeouts", name.lower())) for name in FORWARDING},
+    **{name: ("traefik.yml", ("entrypoints", "web", "transport", "respondingtimeouts", name.lower()))
+       for name in RESPONDING},
+    "retryAttempts": ("dynamic.yml", ("http", "middlewares", "retry", "retry", "attempts")),
+    "retryStatus": ("dynamic.yml", ("http", "middlewares", "retry", "retry", "status")),
+    "retryNonIdempotentMethod": ("dynamic.yml", ("http", "middlewares", "retry", "retry", "retrynonidempotentmethod")),
+}
+_DURATION_KNOBS = frozenset((*FORWARDING, *RESPONDING))
+# Go's time.ParseDuration units; paerser's Duration (types/duration.go, v0.2.2 in traefik v3.7) reads digits
+# alone as seconds.
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_WHOLE_SECONDS = re.compile(r"\b(\d+)000ms\b")
+PRACTICE_HEADERS = {
+    "traefik.yml": "# {hop}'s static configuration, in real (story) time: practice mode's check scales every\n"
+                   "# duration by the scenario's time scale. Practice mode applies serversTransport\n"
+                   "# (maxIdleConnsPerHost, forwardingTimeouts) and the web entry point's respondingTimeouts; the\n"
+                   "# rest stays as it is.\n",
+    "dynamic.yml": "# {hop}'s dynamic configuration (file provider). Practice mode applies a retry middleware named\n"
+                   "# `retry` (attempts, status, retryNonIdempotentMethod) on the router `app`; the rest stays.\n",
+}
+
+
+def go_duration_s(value: object) -> float:
+    """A traefik duration (`90s`, `1m30s`, `500ms`, or a number of seconds) in seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    if text.isdigit() or text == "0":
+        return float(text)
+    if not text or _GO_PART.sub("", text):
+        raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 1m30s or 500ms (Go's time.ParseDuration)")
+    return sum(float(number) * _GO_UNITS[unit] for number, unit in _GO_PART.findall(text))
+
+
+def _lower(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(key).lower(): _lower(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_lower(value) for value in node]
+    return node
+
+
+def _at(document: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(document, dict) or key not in document:
+            return None
+        document = document[key]
+    return document
+
+
+def _normalised(documents: dict[str, Any]) -> dict[str, Any]:
+    """Durations in seconds and statuses as strings, so `90s`, `1m30s` and 90 compare equal."""
+    out = json.loads(json.dumps(documents))
+    for knob, (name, path) in KNOB_PATHS.items():
+        parent = _at(out[name], path[:-1])
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            continue
+        value = parent[path[-1]]
+        if knob in _DURATION_KNOBS:
+            with contextlib.suppress(ValueError):  # the reader has named a bad duration already
+                parent[path[-1]] = go_duration_s(value)
+        elif knob == "retryStatus" and isinstance(value, list):
+            parent[path[-1]] = [str(item) for item in value]
+    return out
+
+
+def _load(directory: Path, name: str, hop: str) -> Any:
+    shown = f"{hop}/{name}"
+    if not (directory / name).is_file():
+        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
+    try:
+        return _lower(yamlfile.read(directory / name, "traefik configuration"))
+    except InputError as exc:
+        raise WorkspaceError(exc.message.replace(str(directory / name), shown), tip=exc.tip) from None
+
+
+def read_files(directory: Path, base: TraefikKnobs, rendered: Callable[[TraefikKnobs], dict[str, str]],
+               hop: str) -> TraefikKnobs:
+    mine = {name: _load(directory, name, hop) for name in FILES}
+    data = base.model_dump(mode="json", exclude_unset=True)
+    for knob, (name, path) in KNOB_PATHS.items():
+        value = _at(mine[name], path)
+        if value is None:
+            data.pop(knob, None)  # not there: traefik's default (the knob's)
+            continue
+        try:
+            if knob in _DURATION_KNOBS:
+                value = go_duration_s(value)
+            elif knob == "retryStatus":
+                value = [str(item) for item in value] if isinstance(value, list) else value
+        except ValueError as exc:
+            raise WorkspaceError(f"{hop}/{name}: {'.'.join(path)}: {exc}") from None
+        data[knob] = value
+    try:
+        knobs = TraefikKnobs.model_validate(data)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{hop}: {validation_message(exc)}") from None
+    again = {name: _lower(yaml.safe_load(text)) for name, text in rendered(knobs).items()}
+    ours, theirs = _normalised(mine), _normalised(again)
+    for name in FILES:
+        where = first_difference(ours[name], theirs[name])
+        if where is not None:
+            raise WorkspaceError(f"{hop}/{name}: {where} is outside what practice mode runs, or does not go with "
+                                 "the rest (a retry middleware needs `middlewares: [retry]` on the router); the "
+                                 "file's header says what it applies",
+                                 tip="undo that change (`{prog} practice diff` shows your changes)")
+    return knobs
+
+
 class TraefikHop(NamesNoUpstream):
     name = "traefik"
     family = "traefik"
@@ -288,3 +413,17 @@ serversTransport:
             snippets.append(Snippet("traefik", ctx.hop, "or per service: dynamic configuration (file provider)",
                                     yaml.safe_dump(alternative, sort_keys=False, default_flow_style=False)))
         return snippets
+
+    readable = frozenset(KNOB_PATHS)
+    tool_check = None
+
+    def workspace(self, knobs: TraefikKnobs, ctx: RenderContext) -> dict[str, str]:
+        rendered = self.render(knobs, ctx.at_story_time())
+        out = {}
+        for name, text in rendered.items():
+            body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("# Rendered"))
+            out[name] = PRACTICE_HEADERS[name].format(hop=ctx.hop) + _WHOLE_SECONDS.sub(r"\1s", body)
+        return out
+
+    def read_workspace(self, directory: Path, base: TraefikKnobs, ctx: RenderContext) -> TraefikKnobs:
+        return read_files(directory, base, lambda knobs: self.workspace(knobs, ctx), ctx.hop)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from faultlab.hops.base import (
     AppServerAccess,
@@ -14,10 +18,12 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    WorkspaceError,
     changes,
     compact_json,
     lab_json_recogniser,
     unix_socket_path,
+    validation_message,
 )
 from faultlab.units import Duration, format_duration
 
@@ -101,6 +107,99 @@ def options(ini: str) -> dict[str, str]:
     return found
 
 
+# Practice mode: the learner's uwsgi.ini ------------------------------------------------------------
+# The options a fix may change, each the knob of the same name with dashes. uwsgi reads each of them with
+# atoi() (uwsgi_opt_set_int, core/uwsgi.c:4009 in 2.0.30; http-keepalive too, plugins/http/http.c:37), so
+# `harakiri = 1m` is 1 second and `http-keepalive = true` is 0, off: the reader wants whole numbers.
+READABLE = {"processes": "processes", "threads": "threads", "harakiri": "harakiri", "http-timeout": "http_timeout",
+            "buffer-size": "buffer_size", "listen": "listen", "http-keepalive": "http_keepalive"}
+_SECONDS = frozenset({"harakiri", "http_timeout"})
+_STORY_NOTE = re.compile(r"\s+; story .*$")
+PRACTICE_HEADER = """\
+; {hop}'s uwsgi.ini as the lab starts it with, in real (story) time: practice mode's check scales the
+; seconds by the scenario's time scale. Practice mode applies these options (add, change or remove them):
+;   {readable}
+; The rest is the lab's plumbing (socket, app, log format) and stays as it is.
+"""
+
+
+def ini_options(text: str) -> list[tuple[str, str, str, int]]:
+    """(section, key, value, line) in file order, as uwsgi's own ini parser reads them (core/ini.c 2.0.30):
+    a line is stripped, `;` or `#` at its start makes it a comment, `[name]` opens a section, the key ends at
+    the first `=`; repeated keys are all kept (configparser would refuse them or keep only the last)."""
+    found, section = [], "uwsgi"
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in ";#":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            continue
+        key, _, value = line.partition("=")
+        found.append((section, key.strip(), value.strip(), number))
+    return found
+
+
+def _practice_ini(rendered: str, hop: str) -> str:
+    lines = [line for line in rendered.splitlines() if not line.startswith("; Rendered") and
+             not line.startswith("; rounded")]
+    header = PRACTICE_HEADER.format(hop=hop, readable=", ".join(READABLE))
+    return header + "\n".join(_STORY_NOTE.sub("", line) for line in lines) + "\n"
+
+
+def _normal(option: tuple[str, str, str, int]) -> tuple[str, str, str]:
+    section, key, value, _ = option
+    return section, key, value
+
+
+def read_ini(directory: Path, base: UwsgiKnobs, rendered: Callable[[UwsgiKnobs], str], hop: str) -> UwsgiKnobs:
+    shown = f"{hop}/uwsgi.ini"
+    path = directory / "uwsgi.ini"
+    if not path.is_file():
+        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
+    try:
+        mine = ini_options(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{shown}: cannot be read ({exc})") from None
+    data = base.model_dump(mode="json", exclude_unset=True)
+    seen: dict[str, int] = {}
+    for section, key, value, line in mine:
+        knob = READABLE.get(key)
+        if section != "uwsgi" or knob is None:
+            continue
+        if knob in seen:
+            raise WorkspaceError(f"{shown}:{line}: {key} is set twice (line {seen[knob]}); uwsgi would keep the last")
+        seen[knob] = line
+        if not value.isdigit():
+            meant = " (1: on)" if knob == "http_keepalive" else " of seconds" if knob in _SECONDS else ""
+            raise WorkspaceError(f"{shown}:{line}: {key} = {value}: write a whole number{meant}; uwsgi reads it "
+                                 "with atoi(), which keeps the leading digits and silently drops the rest "
+                                 "(no digits: 0)")
+        data[knob] = int(value) > 0 if knob == "http_keepalive" else int(value)
+    for key, knob in READABLE.items():
+        if knob not in seen and any(option[1] == key for option in ini_options(rendered(base))):
+            data.pop(knob, None)  # taken out: uwsgi's default (the knob's)
+    try:
+        knobs = UwsgiKnobs.model_validate(data)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
+    again = Counter(_normal(option) for option in ini_options(rendered(knobs)))
+    for option in mine:
+        if again[_normal(option)] > 0:
+            again[_normal(option)] -= 1
+            continue
+        close = difflib.get_close_matches(option[1], READABLE, n=1)
+        hint = f" (did you mean {close[0]}?)" if close and option[1] not in READABLE else ""
+        raise WorkspaceError(f"{shown}:{option[3]}: `{option[1]} = {option[2]}` is outside what practice mode "
+                             f"runs{hint}; the file's header lists the options it applies",
+                             tip="undo that line (`{prog} practice diff` shows your changes)")
+    for (_, key, value), count in again.items():
+        if count > 0 and key not in READABLE:  # a readable option left out is its default, which the lab writes
+            raise WorkspaceError(f"{shown}: `{key} = {value}` is gone, and the lab needs it",
+                                 tip="put it back (`{prog} practice diff` shows your changes)")
+    return knobs
+
+
 class UwsgiHop(AppServerAccess):
     name = "uwsgi"
     family = "uwsgi"
@@ -174,3 +273,12 @@ class UwsgiHop(AppServerAccess):
         lines = ["[uwsgi]", *(f"{name} = {value}" for name, value in changed.items()),
                  *(f"; remove: {name} = {old[name]}" for name in dropped)]
         return [Snippet("uwsgi", ctx.hop, "uwsgi.ini", "\n".join(lines) + "\n")]
+
+    readable = frozenset(READABLE.values())
+    tool_check = None
+
+    def workspace(self, knobs: UwsgiKnobs, ctx: RenderContext) -> dict[str, str]:
+        return {"uwsgi.ini": _practice_ini(self.render(knobs, ctx.at_story_time())["uwsgi.ini"], ctx.hop)}
+
+    def read_workspace(self, directory: Path, base: UwsgiKnobs, ctx: RenderContext) -> UwsgiKnobs:
+        return read_ini(directory, base, lambda knobs: self.workspace(knobs, ctx)["uwsgi.ini"], ctx.hop)

@@ -157,6 +157,9 @@ class Step(_Model):
     # another view of the same system (a bypass, a control). `fix` and `explain` read it.
     role: Literal["broken", "wrong-fix", "fix", "variant"] = "variant"
     says: str  # one line for the terminal: what this step does
+    # A wrong fix's lesson: why it does not work, in a sentence. Practice mode shows it when a learner's
+    # change is this wrong fix (else it shows `says`).
+    lesson: str = ""
     # Knobs changed from the previous step (they carry on); null unsets one (back to its default).
     change: dict[str, dict[str, Any]] = {}
     traffic: dict[str, Any] = {}  # overrides the scenario's traffic for this step only (replaces it with a `kind`)
@@ -360,6 +363,9 @@ class Scenario(_Model):
     # where the failure comes before any protocol is spoken (a refused connect).
     upstream_schemes: list[Literal["http", "https", "uwsgi", "fastcgi", "grpc"]] = []
     twin: Twin | None = None
+    # Practice mode (`practice start`) offers every scenario with a fix whose hops a learner can edit;
+    # false takes this one out (e.g. a fix that is an order of actions, not a file).
+    practice: bool = True
 
     @model_validator(mode="after")
     def _twin_everywhere(self) -> Scenario:

@@ -49,13 +49,15 @@ LOG_WAIT_MARGIN_S = 5.0
 Emit = Callable[[Event], None]
 
 
-def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None = None) -> ScenarioResult:
-    """Run the scenario (or one step of it, earlier steps' changes applied) and judge every step."""
+def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None = None,
+        until_failure: bool = False) -> ScenarioResult:
+    """Run the scenario (or one step of it, earlier steps' changes applied) and judge every step; with
+    `until_failure`, stop after the first step that does not match (practice's probes: one is enough)."""
     steps = (plan.step_named(only_step),) if only_step else plan.steps
     result = ScenarioResult(plan)
     with Handlers(handlers) as emit:
         try:
-            _run(plan, steps, result, emit)
+            _run(plan, steps, result, emit, until_failure)
             if plan.twin is not None:  # then the same steps on the twin topology, one stack after the other
                 result.twin = ScenarioResult(plan.twin)
                 _run(plan.twin, tuple(plan.twin.steps[step.index] for step in steps), result.twin, emit)
@@ -72,7 +74,8 @@ def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None =
     return result
 
 
-def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: Emit) -> None:
+def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: Emit,
+         until_failure: bool = False) -> None:
     emit(ScenarioStarted(plan, steps))
     started = time.monotonic()
 
@@ -108,6 +111,8 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
             result.steps.append(StepResult(step, judge(step.step.expect, records, evidence), requests,
                                            time.monotonic() - step_started, load, evidence, actions))
             emit(StepFinished(result.steps[-1]))
+            if until_failure and not result.steps[-1].ok:
+                break
             # A replica that was stopped, restarted or drained starts the next step afresh.
             behind = set(unsettled_hops(plan.topology.hop_names, requests, evidence))
             behind |= {record.action.hop for record in actions}

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from faultlab import yamlfile
-from faultlab.errors import InputError
-from faultlab.hops.ingress import ANNOTATIONS, CONTROLLER_ANNOTATIONS, PREFIX, annotation_names
+from faultlab.hops.ingress import ANNOTATIONS, CONTROLLER_ANNOTATIONS, PREFIX, annotation_names, read_ingress
 from faultlab.model import scenario
 from faultlab.model.plan import Plan
 from faultlab.units import exact_size, parse_size
@@ -67,28 +66,8 @@ class Row:
 
 def read(path: Path) -> Ingress:
     """The Ingress manifest a user would `kubectl apply` (one document, networking.k8s.io/v1)."""
-    document = yamlfile.read(path, "Ingress manifest")
-    if not isinstance(document, dict) or document.get("kind") != "Ingress":
-        raise InputError(f"{path}: not an Ingress (kind: {_kind(document)})",
-                         tip="give one networking.k8s.io/v1 Ingress per file, as `kubectl get ingress NAME -o yaml` "
-                             "prints it")
-    if document.get("apiVersion") != "networking.k8s.io/v1":
-        raise InputError(f"{path}: apiVersion {document.get('apiVersion')!r}: the Ingress API is networking.k8s.io/v1 "
-                         "(extensions/v1beta1 and networking.k8s.io/v1beta1 were removed in Kubernetes 1.22)")
-    metadata = document.get("metadata") or {}
-    annotations = metadata.get("annotations") or {} if isinstance(metadata, dict) else None
-    if not isinstance(annotations, dict):
-        raise InputError(f"{path}: metadata.annotations is not a mapping of names to values")
-    for key, value in annotations.items():
-        if not isinstance(value, str):  # the API server refuses it ("cannot unmarshal number into … string")
-            raise InputError(f"{path}: metadata.annotations.{key}: {value!r} is not a string",
-                             tip=f'quote it, e.g. {key}: "{value}"')
-    name = str(metadata.get("name") or path.stem)
-    return Ingress(name, {str(k): v for k, v in annotations.items() if str(k).startswith(PREFIX)})
-
-
-def _kind(document: object) -> str:
-    return str(document.get("kind") or "none given") if isinstance(document, dict) else type(document).__name__
+    name, annotations = read_ingress(yamlfile.read(path, "Ingress manifest"), str(path))
+    return Ingress(name or path.stem, {key: value for key, value in annotations.items() if key.startswith(PREFIX)})
 
 
 def inventory(ingress: Ingress) -> list[Row]:

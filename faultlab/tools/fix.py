@@ -68,6 +68,7 @@ class WrongFix:
     says: str
     changes: tuple[KnobChange, ...]  # what the tempting change sets, against the broken step
     carried: tuple[KnobChange, ...]  # what it sits on (an earlier fix it does not change)
+    lesson: str = ""  # why it does not work (the step's `lesson`; practice mode shows it)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,6 @@ def build(plan: Plan) -> FixReport:
     wrong = []
     for step in plan.wrong_fixes:
         own, carried = _wrong_fix_changes(plan, step)
-        wrong.append(WrongFix(step.name, step.index, step.step.says, own, carried))
+        wrong.append(WrongFix(step.name, step.index, step.step.says, own, carried, step.step.lesson))
     return FixReport(plan.scenario.id, plan.scenario.title, broken.name, broken.step.says, tuple(fixes), tuple(wrong),
                      tuple(step.index for step in plan.steps if step.role == "broken"))

@@ -1,0 +1,105 @@
+"""Practice mode against real containers.
+
+The solve tests, as hands-on platforms test their challenges (instruqt `track test`): for every scenario
+that can be practised, each of its fixes written into a fresh workspace as a learner would write it
+(derived from the fix step's knobs, not by hand) must check `solved`, and each wrong fix must check as
+that known wrong fix. Then a learner's whole session through the command line, and nginx -t's own words
+for a file it refuses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faultlab.infra import toolbox
+from faultlab.model import catalogue, scenario
+from faultlab.run import runner
+from faultlab.tools import fix as fixes
+from faultlab.tools import practice
+
+from .conftest import by_scenario, leftovers
+
+pytestmark = pytest.mark.engine
+
+PRACTICABLE = practice.practicable([scenario.load(entry.id) for entry in catalogue.entries() if entry.problem is None])
+
+
+def _cases() -> list[object]:
+    cases = []
+    for scenario_id in PRACTICABLE:
+        report = fixes.build(scenario.load(scenario_id))
+        cases += [by_scenario(scenario_id, (scenario_id, "fix", fix.step), f"{scenario_id}-fix-{fix.step}")
+                  for fix in report.fixes]
+        cases += [by_scenario(scenario_id, (scenario_id, "wrong-fix", wrong.step), f"{scenario_id}-wrong-{wrong.step}")
+                  for wrong in report.wrong_fixes]
+    return cases
+
+
+def check(workspace: practice.Workspace) -> practice.CheckResult:
+    return practice.check(workspace, lambda plan: runner.run(plan, until_failure=True), toolbox.check)
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_a_fix_written_into_the_files_solves_and_a_wrong_fix_is_named(case, tmp_path, client, image_tags):
+    scenario_id, role, step = case
+    plan = scenario.load(scenario_id)
+    workspace = practice.start(plan, tmp_path / "ws")
+    practice._write(workspace.directory, practice.files_for(plan, plan.step_named(step).knobs))
+    outcome = check(workspace)
+    if role == "fix":
+        assert outcome.outcome == "solved", f"{step}: {outcome.summary}"
+    else:
+        assert outcome.outcome == "known-wrong-fix", f"{step}: {outcome.outcome}: {outcome.summary}"
+        assert outcome.wrong_fix is not None and outcome.wrong_fix.step == step
+    assert workspace.state.attempts[-1].outcome == outcome.outcome
+    assert outcome.result is not None and not leftovers(client, outcome.result.project)
+
+
+def test_nginx_t_refuses_a_bad_value_in_its_own_words_and_nothing_runs(tmp_path, image_tags):
+    plan = scenario.load("413-body-size")
+    workspace = practice.start(plan, tmp_path / "ws")
+    conf = tmp_path / "ws/host-nginx/nginx.conf"
+    conf.write_text(conf.read_text().replace("client_max_body_size 1m;", "client_max_body_size 1024x;"))
+    started = []
+    with pytest.raises(practice.WorkspaceError) as caught:
+        practice.check(workspace, lambda probe: started.append(probe), toolbox.check)  # type: ignore[func-returns-value]
+    message = caught.value.message
+    assert message.startswith("nginx -t refuses host-nginx/nginx.conf: [emerg]"), message
+    assert '"client_max_body_size" directive invalid value in host-nginx/nginx.conf:' in message
+    assert not started and workspace.state.attempts[-1].outcome == "invalid"
+
+
+def faultlab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "faultlab", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("case", [by_scenario("413-body-size", "413-body-size", "cli-session")])
+def test_a_learners_session_through_the_command_line(case, tmp_path, client, image_tags):
+    done = faultlab("practice", "start", "413-body-size", cwd=tmp_path)
+    assert done.returncode == 0 and "they get 413" in done.stdout, done.stdout + done.stderr
+    root = tmp_path / "practice-413-body-size"
+    done = faultlab("practice", "check", "-q", cwd=tmp_path)
+    assert done.returncode == 1 and "not yet: 413 ×1, answered by host-nginx" in done.stdout, done.stdout
+    conf = root / "host-nginx/nginx.conf"
+    conf.write_text(conf.read_text().replace("client_max_body_size 1m;", "client_max_body_size 1024m;"))
+    done = faultlab("practice", "check", "-q", cwd=tmp_path)
+    assert done.returncode == 1 and "413 ×1, answered by ingress" in done.stdout, done.stdout
+    assert "fix-host-only" in done.stdout
+    ingress = root / "ingress/ingress.yaml"
+    ingress.write_text(ingress.read_text().replace(
+        "annotations: {}", "annotations:\n    nginx.ingress.kubernetes.io/proxy-body-size: 1024m"))
+    done = faultlab("practice", "check", "-q", cwd=root)  # from inside the workspace, as a learner may
+    assert done.returncode == 0 and "solved: 200 ×1, answered by app" in done.stdout, done.stdout
+    done = faultlab("practice", "status", cwd=tmp_path)
+    assert done.returncode == 0 and "checks   3, solved after" in done.stdout, done.stdout
+    done = faultlab("practice", "stop", cwd=tmp_path)
+    assert done.returncode == 0 and conf.is_file()
+    # Every check's stack went with the check (the other tests of this scenario run in this process, after).
+    managed = {"label": "io.faultlab.managed=true"}
+    ours = [thing.name for thing in (*client.containers.list(all=True, filters=managed),
+                                     *client.networks.list(filters=managed)) if "413-body-size" in thing.name]
+    assert not ours
