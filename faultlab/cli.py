@@ -340,6 +340,12 @@ def cmd_practice(args: argparse.Namespace) -> int:
     workspace = practice.open_workspace(_practice_dir(args))
     if args.practice == "status":
         practice_text.status(workspace)
+        if args.report:
+            try:
+                written = practice_text.report(workspace, Path(args.report) / "index.html")
+            except OSError as exc:
+                raise _usage(f"--report: cannot write to {args.report}: {exc.strerror or exc}") from None
+            print(f"report: {written}")
     elif args.practice == "hint":
         practice_text.hinted(practice.hint(workspace))
     elif args.practice == "diff":
@@ -491,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--dir", metavar="DIR", help="the practice's directory (default: the one here)")
         if name == "check":
             action.add_argument("--quiet", "-q", action="store_true", help="only the verdict and the summary table")
+        if name == "status":
+            action.add_argument("--report", metavar="DIR", help="also write DIR/index.html: every check's verdict, "
+                                "hints used, time to solve (for the teacher)")
     sub.set_defaults(func=cmd_practice)
 
     sub = commands.add_parser("render", help="write a step's configs so compose/<topology>.yaml can run by hand",

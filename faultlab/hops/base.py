@@ -359,7 +359,7 @@ class WorkspaceError(InputError):
 @dataclass(frozen=True)
 class ToolCheck:
     """A server's own check of a config file, run in the lab's image: the image, the file, the command
-    ({file}: the file's path where the command runs)."""
+    ({file}: the file's path where the command runs; {apps}: the lab's apps, for a check that imports one)."""
 
     image: str
     file: str

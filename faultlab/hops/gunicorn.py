@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import re
-from typing import Literal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from faultlab.hops.base import (
     AppServerAccess,
@@ -15,8 +18,11 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    ToolCheck,
+    WorkspaceError,
     lab_json_recogniser,
     memory_limit_snippet,
+    validation_message,
 )
 from faultlab.units import Duration, KnobSize, format_duration, format_size
 
@@ -101,6 +107,91 @@ def flag(name: str, value: str) -> str:
     return f"{_FLAG_SPELLING.get(name, '--' + name.replace('_', '-'))} {literal}"
 
 
+# Practice mode: the learner's gunicorn.conf.py --------------------------------------------------------
+# gunicorn execs the file as Python (app/base.py get_config_from_filename) and silently skips names it has no
+# setting for; the lab never runs it (nginx -t's counterpart, --check-config, runs it in the image) and reads
+# only plain assignments of the settings a fix may change.
+READABLE = ("workers", "threads", "worker_class", "timeout", "graceful_timeout", "keepalive",
+            "limit_request_field_size", "max_requests")
+_STORY_NOTE = re.compile(r"\s+# story .*$")
+PRACTICE_HEADER = """\
+# {hop}'s gunicorn.conf.py, as the lab starts it with, in real (story) seconds: practice mode's check scales
+# them by the scenario's time scale. Practice mode applies plain assignments (name = value) of:
+#   {readable}
+# The rest is the lab's plumbing (bind, logs) and stays as it is. gunicorn would run any Python here;
+# practice mode reads assignments only.
+"""
+
+
+def _practice_conf(rendered: str, hop: str) -> str:
+    lines = [line for line in rendered.splitlines() if not line.startswith(("# Rendered", "# rounded"))]
+    return PRACTICE_HEADER.format(hop=hop, readable=", ".join(READABLE)) + "\n".join(
+        _STORY_NOTE.sub("", line) for line in lines) + "\n"
+
+
+def conf_assignments(text: str, shown: str) -> list[tuple[str, Any, int]]:
+    """(name, value, line) of every statement, each of which must be `name = <literal>`."""
+    try:
+        tree = ast.parse(text, shown)
+    except SyntaxError as exc:
+        raise WorkspaceError(f"{shown}:{exc.lineno}: {exc.msg}") from None
+    found = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise WorkspaceError(f"{shown}:{node.lineno}: practice mode reads plain assignments (name = value) only",
+                                 tip="undo that line (`{prog} practice diff` shows your changes)")
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            raise WorkspaceError(f"{shown}:{node.lineno}: {node.targets[0].id} = …: a plain value (a number, a "
+                                 "string, True or False), not an expression") from None
+        found.append((node.targets[0].id, value, node.lineno))
+    return found
+
+
+def read_conf(directory: Path, base: GunicornKnobs, rendered: Callable[[GunicornKnobs], str],
+              hop: str) -> GunicornKnobs:
+    shown = f"{hop}/gunicorn.conf.py"
+    path = directory / "gunicorn.conf.py"
+    if not path.is_file():
+        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
+    try:
+        mine = conf_assignments(path.read_text(), shown)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{shown}: cannot be read ({exc})") from None
+    data = base.model_dump(mode="json", exclude_unset=True)
+    seen: dict[str, int] = {}
+    for name, value, line in mine:
+        if name not in READABLE:
+            continue
+        if name in seen:
+            raise WorkspaceError(f"{shown}:{line}: {name} is set twice (line {seen[name]}); gunicorn keeps the last")
+        seen[name] = line
+        data[name] = value
+    for name in READABLE:
+        if name not in seen:
+            data.pop(name, None)  # taken out: gunicorn's default (the knob's)
+    try:
+        knobs = GunicornKnobs.model_validate(data)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
+    again = {(name, repr(value)) for name, value, _ in conf_assignments(rendered(knobs), shown)}
+    for name, value, line in mine:
+        if (name, repr(value)) in again or name in READABLE and isinstance(value, int | float) and (
+                name, repr(int(value))) in again:
+            continue
+        close = difflib.get_close_matches(name, READABLE, n=1)
+        hint = (f": gunicorn has no setting {name!r} and would ignore it silently (did you mean {close[0]}?)"
+                if close and name not in READABLE else " is outside what practice mode runs")
+        raise WorkspaceError(f"{shown}:{line}: `{name} = {value!r}`{hint}",
+                             tip="undo that line (`{prog} practice diff` shows your changes)")
+    missing = {name for name, _ in again} - {name for name, _, _ in mine} - set(READABLE)
+    if missing:
+        raise WorkspaceError(f"{shown}: `{sorted(missing)[0]}` is gone, and the lab needs it",
+                             tip="put it back (`{prog} practice diff` shows your changes)")
+    return knobs
+
+
 class GunicornHop(AppServerAccess):
     name = "gunicorn"
     family = "gunicorn"
@@ -176,3 +267,16 @@ class GunicornHop(AppServerAccess):
         command = f"gunicorn {flags} {APP}  # {APP} is the lab's app: put yours\n"
         return [Snippet("gunicorn", ctx.hop, "gunicorn.conf.py", conf),
                 Snippet("gunicorn", ctx.hop, "gunicorn command line", command), *memory]
+
+    readable = frozenset(READABLE)
+    # --check-config loads the app too (gunicorn/app/base.py), so the lab's apps come along; it exits 0 when the
+    # configuration is correct and 1 otherwise (gunicorn's own help).
+    tool_check = ToolCheck("python", "gunicorn.conf.py",
+                           ("gunicorn", "--check-config", "-c", "{file}", "--chdir", "{apps}", APP))
+
+    def workspace(self, knobs: GunicornKnobs, ctx: RenderContext) -> dict[str, str]:
+        return {"gunicorn.conf.py": _practice_conf(self.render(knobs, ctx.at_story_time())["gunicorn.conf.py"],
+                                                   ctx.hop)}
+
+    def read_workspace(self, directory: Path, base: GunicornKnobs, ctx: RenderContext) -> GunicornKnobs:
+        return read_conf(directory, base, lambda knobs: self.workspace(knobs, ctx)["gunicorn.conf.py"], ctx.hop)

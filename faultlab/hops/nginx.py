@@ -648,7 +648,8 @@ def export_conf(before: str, after: str, hop: str) -> list[Snippet]:
 # format, request ids, ports) and must stay as it is: the reader renders the knobs again and compares.
 READABLE = ("client_max_body_size", "client_header_timeout", "client_body_timeout", "keepalive_timeout",
             "reset_timedout_connection", "large_client_header_buffers", "proxy_http_version",
-            "proxy_next_upstream", "proxy_next_upstream_tries",
+            "proxy_next_upstream", "proxy_next_upstream_tries", "proxy_ssl_server_name", "proxy_ssl_name",
+            "proxy_ssl_verify",
             *(f"{family}_{name}" for family in ("proxy", "uwsgi") for name in (*PER_FAMILY, *BUFFERS)))
 READABLE_UPSTREAM = {"keepalive": "upstream_keepalive", "keepalive_timeout": "upstream_keepalive_timeout",
                      "keepalive_requests": "upstream_keepalive_requests", "keepalive_time": "upstream_keepalive_time"}
@@ -657,7 +658,7 @@ _TIME_KNOBS = frozenset({f"{family}_{name}" for family in ("proxy", "uwsgi") for
     "upstream_keepalive_time"})
 _FLAG_KNOBS = frozenset({f"{family}_{name}" for family in ("proxy", "uwsgi")
                          for name in ("ignore_client_abort", "request_buffering", "buffering")} | {
-    "reset_timedout_connection"})
+    "reset_timedout_connection", "proxy_ssl_server_name", "proxy_ssl_verify"})
 _INT_KNOBS = frozenset({"proxy_next_upstream_tries", "upstream_keepalive", "upstream_keepalive_requests"})
 # nginx's time units (ngx_parse_time, src/core/ngx_parse.c): a number alone is seconds.
 _NGINX_TIME = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
@@ -668,7 +669,8 @@ PRACTICE_HEADER = """\
 # {hop}'s nginx.conf as the lab starts it with, in real (story) time: practice mode's check scales every
 # duration by the scenario's time scale. Practice mode applies these directives (add, change or remove them):
 {readable}
-# and, in an upstream block, keepalive, keepalive_timeout, keepalive_requests and keepalive_time.
+# proxy_set_header Host, and, in an upstream block, keepalive, keepalive_timeout, keepalive_requests and
+# keepalive_time.
 # The rest is the lab's plumbing (ports, log format, request ids) and stays as it is.
 """
 
@@ -711,13 +713,17 @@ def _parse_text(text: str) -> list[Found]:
 
 
 def _knob_of(found: Found) -> str | None:
-    path, directive, _, _ = found
+    path, directive, args, _ = found
     if any(block.startswith("upstream ") for block in path):
         return READABLE_UPSTREAM.get(directive)
+    if directive == "proxy_set_header" and args[:1] and args[0].lower() == "host":
+        return "proxy_host_header"  # the Host header sent upstream ($host: the client's, the lab's default)
     return directive if directive in READABLE else None
 
 
 def _value(knob: str, args: tuple[str, ...]) -> object:
+    if knob == "proxy_host_header":
+        return None if args[1:] == ("$host",) else " ".join(args[1:])
     if knob in _TIME_KNOBS:
         return nginx_time_s(args[0]) if len(args) == 1 else " ".join(args)
     if knob in _FLAG_KNOBS:
@@ -774,9 +780,13 @@ def read_conf(directory: Path, base: NginxKnobs, rendered: Callable[[NginxKnobs]
             raise WorkspaceError(f"{shown}:{found[3]}: \"{found[1]}\" directive is duplicate (line {seen[knob][3]})")
         seen[knob] = found
         try:
-            data[knob] = _value(knob, found[2])
+            value = _value(knob, found[2])
         except ValueError as exc:
             raise WorkspaceError(f"{shown}:{found[3]}: {exc}") from None
+        if value is None:
+            data.pop(knob, None)
+        else:
+            data[knob] = value
     for found in start:
         knob = _knob_of(found)
         if knob is not None and knob not in seen:
@@ -831,7 +841,7 @@ class NginxHop:
         story = ctx.at_story_time()
         return export_conf(self.render(before, story)["nginx.conf"], self.render(after, story)["nginx.conf"], ctx.hop)
 
-    readable = frozenset(READABLE) | frozenset(READABLE_UPSTREAM.values())
+    readable = frozenset(READABLE) | frozenset(READABLE_UPSTREAM.values()) | {"proxy_host_header"}
     # nginx -t is the authority on a file's syntax and values: its words are what a learner sees at work.
     tool_check = ToolCheck("nginx", "nginx.conf", ("nginx", "-t", "-c", "{file}"))
 

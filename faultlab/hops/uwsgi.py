@@ -119,7 +119,7 @@ PRACTICE_HEADER = """\
 ; {hop}'s uwsgi.ini as the lab starts it with, in real (story) time: practice mode's check scales the
 ; seconds by the scenario's time scale. Practice mode applies these options (add, change or remove them):
 ;   {readable}
-; The rest is the lab's plumbing (socket, app, log format) and stays as it is.
+; and the address of the http (or socket) line; its port and the rest are the lab's plumbing and stay.
 """
 
 
@@ -152,7 +152,8 @@ def _normal(option: tuple[str, str, str, int]) -> tuple[str, str, str]:
     return section, key, value
 
 
-def read_ini(directory: Path, base: UwsgiKnobs, rendered: Callable[[UwsgiKnobs], str], hop: str) -> UwsgiKnobs:
+def read_ini(directory: Path, base: UwsgiKnobs, rendered: Callable[[UwsgiKnobs], str], hop: str,
+             listen_port: int) -> UwsgiKnobs:
     shown = f"{hop}/uwsgi.ini"
     path = directory / "uwsgi.ini"
     if not path.is_file():
@@ -163,7 +164,17 @@ def read_ini(directory: Path, base: UwsgiKnobs, rendered: Callable[[UwsgiKnobs],
         raise WorkspaceError(f"{shown}: cannot be read ({exc})") from None
     data = base.model_dump(mode="json", exclude_unset=True)
     seen: dict[str, int] = {}
+    listen = LISTEN_OPTION[base.protocol]
     for section, key, value, line in mine:
+        if section == "uwsgi" and key == listen and not value.startswith("/"):
+            # `http = 0.0.0.0:8080`: the address is the fix's (127.0.0.1 is unreachable from another container),
+            # the port is the lab's, where the proxy in front connects.
+            host, _, port = value.rpartition(":")
+            if port != str(listen_port):
+                raise WorkspaceError(f"{shown}:{line}: {key} = {value}: keep port {listen_port}, where the hop in "
+                                     "front connects; the address is yours to change")
+            data["bind"] = host
+            continue
         knob = READABLE.get(key)
         if section != "uwsgi" or knob is None:
             continue
@@ -274,11 +285,12 @@ class UwsgiHop(AppServerAccess):
                  *(f"; remove: {name} = {old[name]}" for name in dropped)]
         return [Snippet("uwsgi", ctx.hop, "uwsgi.ini", "\n".join(lines) + "\n")]
 
-    readable = frozenset(READABLE.values())
+    readable = frozenset(READABLE.values()) | {"bind"}
     tool_check = None
 
     def workspace(self, knobs: UwsgiKnobs, ctx: RenderContext) -> dict[str, str]:
         return {"uwsgi.ini": _practice_ini(self.render(knobs, ctx.at_story_time())["uwsgi.ini"], ctx.hop)}
 
     def read_workspace(self, directory: Path, base: UwsgiKnobs, ctx: RenderContext) -> UwsgiKnobs:
-        return read_ini(directory, base, lambda knobs: self.workspace(knobs, ctx)["uwsgi.ini"], ctx.hop)
+        return read_ini(directory, base, lambda knobs: self.workspace(knobs, ctx)["uwsgi.ini"], ctx.hop,
+                        ctx.listen_port)

@@ -12,16 +12,29 @@ from collections.abc import Sequence
 
 from docker.errors import APIError, DockerException, NotFound
 
+from faultlab import paths
 from faultlab.errors import EnvironmentError_
 from faultlab.hops.base import ToolCheck
 from faultlab.infra import engine, images, owner
 from faultlab.infra.stack import MANAGED_LABEL, OWNER_LABEL, PROJECT_LABEL
 
 WORKDIR = "/tmp/faultlab-check"
+CONFIG_DIR = "etc/faultlab"  # where the compose files mount a hop's rendered config (certificates too)
 TOOL_TIMEOUT_S = 60
 
 
-def _tar(files: dict[str, str]) -> bytes:
+def _tar_dir(directory: str, files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{directory}/{name}")
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _tar(files: dict[str, str], apps: bool) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         directory = tarfile.TarInfo(WORKDIR.rsplit("/", 1)[1])
@@ -32,12 +45,17 @@ def _tar(files: dict[str, str]) -> bytes:
             info = tarfile.TarInfo(f"{directory.name}/{name}")
             info.size, info.mode = len(data), 0o644
             archive.addfile(info, io.BytesIO(data))
+        if apps:  # an app server's check imports the app (gunicorn --check-config)
+            archive.add(paths.APPS, arcname=f"{directory.name}/apps",
+                        filter=lambda info: None if "__pycache__" in info.name else info)
     return buffer.getvalue()
 
 
-def run(image: str, files: dict[str, str], command: Sequence[str], *, hosts: Sequence[str] = ()) -> tuple[int, str]:
-    """(exit code, output) of `command` run in WORKDIR, holding `files`, in the lab's `image` ("nginx").
-    `hosts` resolve to 127.0.0.1 (nginx -t resolves the upstreams a config names)."""
+def run(image: str, files: dict[str, str], command: Sequence[str], *, hosts: Sequence[str] = (),
+        apps: bool = False, config: dict[str, str] | None = None) -> tuple[int, str]:
+    """(exit code, output) of `command` run in WORKDIR, holding `files` (and with `apps`, the lab's apps in
+    WORKDIR/apps), in the lab's `image` ("nginx"). `hosts` resolve to 127.0.0.1 (nginx -t resolves the
+    upstreams a config names); `config` goes into CONFIG_DIR, where the lab's configs name their files."""
     client = engine.connect()
     tag = images.ensure(client, lambda text: None)[image]
     project = f"faultlab-check-{secrets.token_hex(3)}"
@@ -47,7 +65,9 @@ def run(image: str, files: dict[str, str], command: Sequence[str], *, hosts: Seq
             extra_hosts={host: "127.0.0.1" for host in hosts},
             labels={MANAGED_LABEL: "true", PROJECT_LABEL: project, OWNER_LABEL: str(owner.current())})
         try:
-            container.put_archive("/tmp", _tar(files))
+            container.put_archive("/tmp", _tar(files, apps))
+            if config:
+                container.put_archive("/", _tar_dir(CONFIG_DIR, config))
             container.start()
             code = int(container.wait(timeout=TOOL_TIMEOUT_S).get("StatusCode", 1))
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
@@ -60,8 +80,10 @@ def run(image: str, files: dict[str, str], command: Sequence[str], *, hosts: Seq
     return code, output
 
 
-def check(tool: ToolCheck, text: str, hosts: Sequence[str]) -> tuple[int, str]:
+def check(tool: ToolCheck, text: str, hosts: Sequence[str], config: dict[str, str]) -> tuple[int, str]:
     """A server's own check of one file (practice mode's ToolRunner); the output names the file by its name."""
     inside = f"{WORKDIR}/{tool.file}"
-    code, output = run(tool.image, {tool.file: text}, [part.format(file=inside) for part in tool.command], hosts=hosts)
+    command = [part.format(file=inside, apps=f"{WORKDIR}/apps") for part in tool.command]
+    code, output = run(tool.image, {tool.file: text}, command, hosts=hosts,
+                       apps=any("{apps}" in part for part in tool.command), config=config)
     return code, output.replace(inside, tool.file)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -106,3 +108,12 @@ def hinted(shown: Hint, console: Console | None = None) -> None:
     print_wrapped(console, f"[bold]Hint {shown.tier}/{len(practice.HINT_TIERS)}[/] ({shown.title})")
     for line in shown.text.splitlines():
         console.print(f"  {escape(line)}", highlight=False)
+
+
+def report(workspace: Workspace, path: Path) -> Path:
+    """The status as one self-contained HTML page (for the teacher: checks, verdicts, hints, time)."""
+    console = Console(record=True, width=120, file=io.StringIO(), highlight=False)
+    status(workspace, console)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    console.save_html(str(path), inline_styles=True)
+    return path

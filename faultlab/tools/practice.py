@@ -27,7 +27,7 @@ from typing import Literal
 
 from faultlab.errors import InputError
 from faultlab.hops import HOP_KINDS, Knobs, RenderContext
-from faultlab.hops.base import STORY, ToolCheck, WorkspaceError, WorkspaceKind
+from faultlab.hops.base import ANNOUNCE_FILE, STORY, ToolCheck, WorkspaceError, WorkspaceKind
 from faultlab.model.plan import Plan, StepPlan, flat_knobs
 from faultlab.model.scenario import LoadTraffic
 from faultlab.run.events import ScenarioResult, StepResult
@@ -228,9 +228,10 @@ def stop(workspace: Workspace) -> None:
 
 # Reading the learner's files -------------------------------------------------------------------------
 
-# Runs a ToolCheck on a file's text, with host names that must resolve: (exit code, output, with the file's
-# path written as its name). The CLI passes infra.toolbox.check: this layer never reaches the engine.
-ToolRunner = Callable[[ToolCheck, str, Sequence[str]], tuple[int, str]]
+# Runs a ToolCheck on a file's text, with host names that must resolve and the files the config names (in
+# /etc/faultlab, a TLS hop's certificate): (exit code, output, with the file's path written as its name).
+# The CLI passes infra.toolbox.check: this layer never reaches the engine.
+ToolRunner = Callable[[ToolCheck, str, Sequence[str], dict[str, str]], tuple[int, str]]
 # Runs a probe plan against real containers, stopping at the first step that fails (run.runner.run).
 ProbeRunner = Callable[[Plan], ScenarioResult]
 
@@ -251,16 +252,31 @@ def read(workspace: Workspace, tool: ToolRunner | None = None) -> dict[str, Knob
     return knobs
 
 
+def _support_files(plan: Plan, hop: str) -> dict[str, str]:
+    """The files beside a hop's config that the config may name (certificates, a CA), as any step of the
+    scenario renders them, so that the server's own check finds them."""
+    kind = HOP_KINDS[plan.topology.hop(hop).kind]
+    assert isinstance(kind, WorkspaceKind)
+    ctx = _context(plan, hop)
+    found: dict[str, str] = {}
+    for step in (plan.broken, *plan.fixes, *plan.wrong_fixes):
+        found |= kind.render(step.knobs[hop], ctx)
+    ours = set(kind.workspace(plan.broken.knobs[hop], ctx)) | {kind.tool_check.file if kind.tool_check else ""}
+    return {name: text for name, text in found.items() if name not in ours and name != ANNOUNCE_FILE}
+
+
 def _tool_check(plan: Plan, hop: str, path: Path, check_file: ToolCheck, tool: ToolRunner) -> None:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkspaceError(f"{hop}/{check_file.file}: cannot be read ({exc})") from None
-    code, output = tool(check_file, text, plan.topology.hop_names)
+    code, output = tool(check_file, text, plan.topology.hop_names, _support_files(plan, hop))
     if code != 0:
         kind = HOP_KINDS[plan.topology.hop(hop).kind]
         said = [kind.message(line).replace(check_file.file, f"{hop}/{check_file.file}", 1)
                 for line in output.splitlines() if line.strip() and "test failed" not in line]
+        if len(said) > 3:  # a traceback: where it starts, and what it says in the end
+            said = [said[0], "…", *said[-2:]]
         raise WorkspaceError(f"{' '.join(check_file.command[:2])} refuses {hop}/{check_file.file}: "
                              + " / ".join(said), tip="fix that line (`{prog} practice diff` shows your changes)")
 

@@ -60,6 +60,8 @@ def test_each_wrong_fix_written_as_files_is_recognised_and_the_fix_is_not(scenar
     plan = PLANS[scenario_id]
     report = fixes.build(plan)
     for wrong in report.wrong_fixes:
+        if not wrong.changes:  # the broken config itself, told as a tempting idea (502-upstream-tls-sni's verify-off)
+            continue
         write(tmp_path / wrong.step, practice.files_for(plan, plan.step_named(wrong.step).knobs))
         knobs = {**plan.broken.knobs, **read_back(plan, tmp_path / wrong.step)}
         found = practice.known_wrong_fix(report, knobs, plan)
