@@ -217,7 +217,8 @@ PRACTICE_HEADERS = {
                    "# (maxIdleConnsPerHost, forwardingTimeouts) and the web entry point's respondingTimeouts; the\n"
                    "# rest stays as it is.\n",
     "dynamic.yml": "# {hop}'s dynamic configuration (file provider). Practice mode applies a retry middleware named\n"
-                   "# `retry` (attempts, status, retryNonIdempotentMethod) on the router `app`; the rest stays.\n",
+                   "# `retry` (attempts, status, retryNonIdempotentMethod; initialInterval: 100ms, as the lab's\n"
+                   "# scenarios run it) on the router `app`; the rest stays.\n",
 }
 
 
@@ -302,6 +303,12 @@ def read_files(directory: Path, base: TraefikKnobs, rendered: Callable[[TraefikK
     ours, theirs = _normalised(mine), _normalised(again)
     for name in FILES:
         where = first_difference(ours[name], theirs[name])
+        if where is not None and where.endswith("retry.retry.initialinterval"):
+            # traefik's own default is 0, retry at once (docs/content/reference/routing-configuration/http/
+            # middlewares/retry.md, v3.7.0); the lab's scenarios were measured with a 100 ms first wait.
+            raise WorkspaceError(f"{hop}/{name}: {where}: the lab's retry middleware waits 100ms before the first "
+                                 "retry (traefik's default is 0: at once); write initialInterval: 100ms",
+                                 tip="then check again")
         if where is not None:
             raise WorkspaceError(f"{hop}/{name}: {where} is outside what practice mode runs, or does not go with "
                                  "the rest (a retry middleware needs `middlewares: [retry]` on the router); the "

@@ -31,7 +31,7 @@ from faultlab.hops.base import ANNOUNCE_FILE, STORY, ToolCheck, WorkspaceError, 
 from faultlab.model.plan import Plan, StepPlan, flat_knobs
 from faultlab.model.scenario import LoadTraffic
 from faultlab.run.events import ScenarioResult, StepResult
-from faultlab.run.verdict import DuplicatesCheck, RepeatedEffectsCheck
+from faultlab.run.verdict import DuplicatesCheck, RepeatedEffectsCheck, judge
 from faultlab.tools import fix as fixes
 from faultlab.tools.fix import Fix, FixReport, WrongFix
 
@@ -112,6 +112,7 @@ class Attempt:
     summary: str  # one line: what the check saw
     wrong_fix: str | None = None  # the wrong-fix step it matched
     seconds: float = 0.0  # how long the check took
+    answered_by: str | None = None  # the hop that answered the failing requests
 
 
 @dataclass
@@ -301,24 +302,30 @@ def closest_fix(report: FixReport, changed: set[tuple[str, tuple[str, ...]]]) ->
     return max(report.fixes, key=score)
 
 
-def known_wrong_fix(report: FixReport, knobs: dict[str, Knobs], plan: Plan) -> WrongFix | None:
-    """The wrong fix the learner's change is: one whose own change it touches, and of those the one whose
-    whole state (its own change and what it sits on) covers most of the learner's change, then matches
-    most values, then comes first. None when the learner changed something no fix or wrong fix touches."""
+def known_wrong_fix(report: FixReport, knobs: dict[str, Knobs], plan: Plan,
+                    failing: StepResult | None = None) -> WrongFix | None:
+    """The wrong fix the learner's change is, among those whose own change it touches: behaviour first (the
+    one whose step's expectations the learner's failing probe meets: its status, the hop that answered, its
+    log lines), then the one whose whole state (its own change and what it sits on) has most of the
+    learner's values, then covers most of what the learner changed, then comes first. None when the
+    learner changed something no fix or wrong fix touches."""
     changed = changed_keys(plan, knobs)
     known = {change.key for wrong in report.wrong_fixes for change in (*wrong.changes, *wrong.carried)}
     known |= {change.key for fix in report.fixes for change in fix.changes}
     if not changed or not changed <= known:
         return None
     mine = {(hop, path): value for hop, hop_knobs in knobs.items() for path, value in flat_knobs(hop_knobs).items()}
-    best: tuple[int, int, int] | None = None
+    best: tuple[int, int, int, int] | None = None
     found: WrongFix | None = None
     for wrong in report.wrong_fixes:
         state = (*wrong.changes, *wrong.carried)
         if not changed & {change.key for change in wrong.changes}:
             continue
-        score = (len(changed & {change.key for change in state}),
-                 sum(mine.get(change.key) == change.after for change in state), -wrong.index)
+        behaves = failing is not None and failing.evidence is not None and all(
+            check.ok for check in judge(plan.steps[wrong.index].step.expect, [r.record for r in failing.requests],
+                                        failing.evidence))
+        score = (int(behaves), sum(mine.get(change.key) == change.after for change in state),
+                 len(changed & {change.key for change in state}), -wrong.index)
         if best is None or score > best:
             best, found = score, wrong
     return found
@@ -345,6 +352,14 @@ class CheckResult:
     failing: StepResult | None = None  # the first probe that did not pass
     seconds: float = 0.0
 
+    @property
+    def answered_by(self) -> str | None:
+        """The hop that answered most of the failing requests of the failing probe."""
+        if self.failing is None:
+            return None
+        hops = [r.answered_by for r in self.failing.requests if r.answered_by and (r.record.status or 0) >= 400]
+        return max(set(hops), key=hops.count) if hops else None
+
 
 def check(workspace: Workspace, run: ProbeRunner, tool: ToolRunner | None = None) -> CheckResult:
     """Read, run, judge, and record the attempt. WorkspaceError (recorded as `invalid`) when a file cannot
@@ -361,13 +376,20 @@ def check(workspace: Workspace, run: ProbeRunner, tool: ToolRunner | None = None
     failing = next((step for step in result.steps if not step.ok), None)
     seconds = time.monotonic() - started
     if failing is None:
-        outcome = CheckResult("solved", step_summary(result.steps[-1]), result=result, seconds=seconds)
+        summary = step_summary(result.steps[-1]) if len(result.steps) == 1 else _all_probes(result)
+        outcome = CheckResult("solved", summary, result=result, seconds=seconds)
     else:
-        wrong = known_wrong_fix(report, knobs, plan)
+        wrong = known_wrong_fix(report, knobs, plan, failing)
         outcome = CheckResult("known-wrong-fix" if wrong else "not-yet", step_summary(failing), wrong, result, failing,
                               seconds)
     _record(workspace, outcome)
     return outcome
+
+
+def _all_probes(result: ScenarioResult) -> str:
+    """Several probes passed: "0 of 3,200 requests failed, in 3 probes"."""
+    total = sum(step.outcome.total for step in result.steps)
+    return f"0 of {total:,} requests failed, in {len(result.steps)} probes of the fix's traffic"
 
 
 def step_summary(step: StepResult) -> str:
@@ -396,7 +418,8 @@ def step_summary(step: StepResult) -> str:
 def _record(workspace: Workspace, outcome: CheckResult) -> None:
     state = workspace.state
     state.attempts.append(Attempt(time.time(), outcome.outcome, outcome.summary,
-                                  outcome.wrong_fix.step if outcome.wrong_fix else None, round(outcome.seconds, 1)))
+                                  outcome.wrong_fix.step if outcome.wrong_fix else None, round(outcome.seconds, 1),
+                                  outcome.answered_by))
     if outcome.outcome == "solved" and state.solved_at is None:
         state.solved_at = time.time()
     workspace.save()
@@ -435,10 +458,15 @@ def hint(workspace: Workspace, tier: int | None = None) -> Hint:
     fix = report.fixes[0]
     expect = plan.broken.step.expect
     if number == 1:
-        who = expect.answered_by or "the first hop that fails"
-        lines = [log for log in expect.logs if log.hop == who] or list(expect.logs)
-        looks = f" Its {lines[0].stream} log has a line about it." if lines else ""
-        text = f"The answer comes from {who}, not from the app.{looks} Read that hop's file first."
+        last = next((attempt for attempt in reversed(workspace.state.attempts) if attempt.answered_by), None)
+        if last is not None:  # what the learner's own files do now, not what the broken ones did
+            text = (f"In your last check the failing answers came from {last.answered_by}, not from the app: "
+                    f"that hop's config is the one to read now (its error log, in the check's trace, says why).")
+        else:
+            who = expect.answered_by or "the first hop that fails"
+            lines = [log for log in expect.logs if log.hop == who] or list(expect.logs)
+            looks = f" Its {lines[0].stream} log has a line about it." if lines else ""
+            text = f"The answer comes from {who}, not from the app.{looks} Read that hop's file first."
     elif number == 2:
         where = sorted({f"{change.hop}: {change.knob}" for change in fix.changes})
         text = "The setting(s) to look at: " + "; ".join(where) + "."

@@ -238,3 +238,11 @@ def test_brief_says_the_symptom_not_the_cause():
     brief = practice.brief(PLANS["413-body-size"])
     assert "413" in brief and "64 MiB" in brief and "client_max_body_size" not in brief and "1m" not in brief
     assert "fail" in practice.brief(PLANS["502-keepalive"])
+
+
+def test_the_first_hint_follows_the_learners_last_check(tmp_path):
+    workspace = practice.start(PLANS["413-body-size"], tmp_path / "ws")
+    assert "host-nginx" in practice.hint(workspace, 1).text
+    workspace.state.attempts.append(practice.Attempt(0.0, "known-wrong-fix", "413 ×1", "fix-host-only", 6.0, "ingress"))
+    text = practice.hint(workspace, 1).text
+    assert "came from ingress" in text and "host-nginx" not in text
