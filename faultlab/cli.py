@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from faultlab.errors import LabError
 
 if TYPE_CHECKING:
+    from faultlab.infra.stack import Kept
     from faultlab.run.events import Handler
+    from faultlab.tools.practice import Workspace
     from faultlab.units import TimeScale
 
 
@@ -335,7 +337,13 @@ def cmd_practice(args: argparse.Namespace) -> int:
         plan = scenario.load(args.scenario)
         directory = Path(args.dir) if args.dir else practice.default_directory(plan.id)
         limit = _duration_arg("--time", args.time) if args.time else None
-        practice_text.started(practice.start(plan, directory, time_limit_s=limit), PROG)
+        workspace = practice.start(plan, directory, time_limit_s=limit)
+        from faultlab.run import session
+
+        print(f"starting {plan.id}'s stack in its broken state …", flush=True)
+        with session.open_stack(plan, plan.broken.knobs, scale=plan.broken.scale, kept=_kept(workspace)) as stack:
+            url = stack.url()
+        practice_text.started(workspace, PROG, url)
         return 0
     workspace = practice.open_workspace(_practice_dir(args))
     if args.practice == "status":
@@ -352,11 +360,21 @@ def cmd_practice(args: argparse.Namespace) -> int:
         text = practice.diff(workspace)
         _out(text or "no change yet: your files are the broken ones", end="" if text else "\n")
     elif args.practice == "reset":
+        from faultlab.run import session
+
         practice.reset(workspace)
-        print(f"{workspace.directory}: the broken files are back (your checks and hints stay counted)")
+        plan = workspace.plan
+        with session.open_stack(plan, plan.broken.knobs, scale=plan.broken.scale, kept=_kept(workspace)) as stack:
+            url = stack.url()
+        print(f"{workspace.directory}: the broken files are back, and the stack runs them again at {url} (your "
+              "checks and hints stay counted)")
     elif args.practice == "stop":
+        from faultlab.run import session
+
+        session.remove_kept(workspace.plan, _kept(workspace))
         practice.stop(workspace)
-        print(f"practice {workspace.state.scenario} ended; your files stay in {workspace.directory}/")
+        print(f"practice {workspace.state.scenario} ended: its containers are gone, your files stay in "
+              f"{workspace.directory}/")
     elif args.practice == "check":
         from faultlab.hops.base import WorkspaceError
         from faultlab.infra import toolbox
@@ -364,14 +382,22 @@ def cmd_practice(args: argparse.Namespace) -> int:
         from faultlab.run import runner
 
         view = TerminalReport(quiet=args.quiet, hints=None)
+        kept = _kept(workspace)
         try:
-            outcome = practice.check(workspace, lambda plan: runner.run(plan, [view], until_failure=True),
-                                     toolbox.check)
+            outcome = practice.check(
+                workspace, lambda plan: runner.run(plan, [view], until_failure=True, kept=kept), toolbox.check)
         except WorkspaceError as exc:
             return _report(exc)
         practice_text.checked(outcome, PROG, repeat_checks=args.quiet)
         return 0 if outcome.outcome == "solved" else 1
     return 0
+
+
+def _kept(workspace: Workspace) -> Kept:
+    """The workspace's stack, which stays up between the practice's commands."""
+    from faultlab.infra.stack import Kept
+
+    return Kept(*workspace.stack)
 
 
 def _duration_arg(flag: str, text: str) -> float:
@@ -558,7 +584,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 # The commands that start containers: an interruption there tears them down, and says so.
-STARTS_CONTAINERS = {cmd_run, cmd_bench, cmd_practice}
+STARTS_CONTAINERS = {cmd_run, cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -583,6 +609,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(exc)
     except KeyboardInterrupt:
         done = ": the lab's containers were removed" if args.func in STARTS_CONTAINERS else ""
+        if args.func is cmd_practice:
+            done = (": the practice's stack keeps its last configuration (`faultlab practice stop` removes it)"
+                    if args.practice in ("start", "check") else "")
         print(f"interrupted{done}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `lab list | head`: the reader left; say nothing more

@@ -49,14 +49,27 @@ PLUMBING_STOP_S = 0
 PROBE_PAUSE_S = 0.05  # between two of the lab's own health probes of a restarted hop
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A stack that outlives the process that starts it (a practice workspace's): its project, its config
+    directory and its owner label are fixed, a later process attaches to it, and leaving the `with` block
+    keeps it running; `down()` removes it. Its owner label is no process's, so `clean` keeps it unless
+    told `--all`."""
+
+    project: str
+    config_dir: Path
+    owner: str
+
+
 class Stack:
     def __init__(self, topology: Topology, scale: TimeScale, images: dict[str, str],
-                 client: docker.DockerClient, compose: Compose, name: str) -> None:
+                 client: docker.DockerClient, compose: Compose, name: str, kept: Kept | None = None) -> None:
         self.topology = topology
         self.scale = scale
         self.client = client
         self.compose = compose
-        self.project = f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
+        self.kept = kept
+        self.project = kept.project if kept else f"faultlab-{name}-{secrets.token_hex(3)}"[:60]
         self.images = images
         self.config_dir = Path()  # made on entering: constructing a Stack has no side effects
         self.env: dict[str, str] = {}
@@ -70,16 +83,24 @@ class Stack:
     # lifecycle ---------------------------------------------------------------------------------
 
     def __enter__(self) -> Stack:
-        self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
+        if self.kept is not None:
+            self.config_dir = self.kept.config_dir
+            self.config_dir.mkdir(parents=True, exist_ok=True)
+            self._rendered = _read_rendered(self.config_dir, self.topology)  # what the running hops were given
+        else:
+            self.config_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
         self.config_dir.chmod(0o755)
         paths.make_shared_dir(self.config_dir)  # goes with the rest of the directory at teardown
-        self.env = {"FAULTLAB_CONFIG": str(self.config_dir), "FAULTLAB_OWNER": str(owner.current())}
+        self.env = {"FAULTLAB_CONFIG": str(self.config_dir),
+                    "FAULTLAB_OWNER": self.kept.owner if self.kept else str(owner.current())}
         self.env.update({f"FAULTLAB_{name.upper()}_IMAGE": tag for name, tag in self.images.items()})
         self._removed = False
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if self.kept is not None:
+            return  # it lives on; `down()` is its end
         interrupted = False
         while not self._removed:
             try:
@@ -90,6 +111,14 @@ class Stack:
                 interrupted = True
         if interrupted and kind is None:
             raise KeyboardInterrupt
+
+    def running(self) -> bool:
+        """Every hop has its containers, all running (a kept stack found again)."""
+        found = self.client.containers.list(all=True, filters={"label": [f"{PROJECT_LABEL}={self.project}",
+                                                                          f"{MANAGED_LABEL}=true"]})
+        services = {container.labels.get(SERVICE_LABEL) for container in found if container.status == "running"}
+        return bool(found) and set(self.topology.hop_names) <= services and all(
+            container.status == "running" for container in found)
 
     def up(self, knobs: dict[str, Knobs]) -> None:
         self.write(knobs)
@@ -382,6 +411,16 @@ def _docker_time(stamp: str) -> float:
     # 2026-11-24T09:00:00.123456789Z: Python parses at most microseconds.
     whole, _, fraction = stamp.rstrip("Z").partition(".")
     return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00").timestamp()
+
+
+def _read_rendered(config_dir: Path, topology: Topology) -> dict[str, dict[str, str]]:
+    """The configs a kept stack's hops were started or restarted with, from its config directory."""
+    found: dict[str, dict[str, str]] = {}
+    for hop in topology.hop_names:
+        directory = config_dir / hop
+        if directory.is_dir():
+            found[hop] = {path.name: path.read_text() for path in sorted(directory.iterdir()) if path.is_file()}
+    return found
 
 
 def remove_labelled(client: docker.DockerClient, project: str) -> dict[str, int]:

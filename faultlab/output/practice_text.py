@@ -23,7 +23,7 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def started(workspace: Workspace, prog: str, console: Console | None = None) -> None:
+def started(workspace: Workspace, prog: str, url: str, console: Console | None = None) -> None:
     console = console or make_console()
     plan = workspace.plan
     print_wrapped(console, f"[bold]Practice {escape(plan.id)}[/] in {escape(str(workspace.directory))}/")
@@ -33,6 +33,8 @@ def started(workspace: Workspace, prog: str, console: Console | None = None) -> 
     print_wrapped(console, "  Your files (the broken config, in real time units):")
     for name in workspace.broken_files():
         print_wrapped(console, f"    {escape(str(workspace.directory / name))}")
+    print_wrapped(console, f"  stack  up in its broken state at {escape(url)} (project {escape(workspace.stack[0])}), "
+                           "for your own requests; it stays up until `stop`")
     if workspace.state.time_limit_s is not None:
         print_wrapped(console, f"  time   {_clock(workspace.state.time_limit_s)} to solve it")
     directory = "" if workspace.directory == practice.default_directory(plan.id) else \

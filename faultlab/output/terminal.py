@@ -236,8 +236,10 @@ class TerminalReport:
         self.console.print(table)
         passed = sum(step.ok for step in result.steps)
         colour = "green" if result.ok else "red"
+        end = "stays up" if result.kept else "removed"
+        teardown = "" if result.kept else " and teardown"
         self._print(f"[{colour}]{passed}/{len(result.steps)} steps matched[/] in {result.wall_s:.1f} s "
-                    f"(stack, traffic and teardown); project {result.project} removed", always=True)
+                    f"(stack, traffic{teardown}); project {result.project} {end}", always=True)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ class ScenarioResult:
     steps: list[StepResult] = field(default_factory=list)
     wall_s: float = 0.0
     twin: ScenarioResult | None = None  # the same steps on the twin topology, when the plan has one
+    kept: bool = False  # the stack stays up after the run (a practice workspace's)
 
     @property
     def ok(self) -> bool:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from faultlab.errors import LabError
 from faultlab.hops import HOP_KINDS, RenderContext, Setting
-from faultlab.infra.stack import Stack
+from faultlab.infra.stack import Kept, Stack
 from faultlab.model.plan import Plan, StepPlan
 from faultlab.model.scenario import Expect, LoadTraffic, Traffic
 from faultlab.run.actions import DuringTraffic
@@ -50,14 +50,15 @@ Emit = Callable[[Event], None]
 
 
 def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None = None,
-        until_failure: bool = False) -> ScenarioResult:
+        until_failure: bool = False, kept: Kept | None = None) -> ScenarioResult:
     """Run the scenario (or one step of it, earlier steps' changes applied) and judge every step; with
-    `until_failure`, stop after the first step that does not match (practice's probes: one is enough)."""
+    `until_failure`, stop after the first step that does not match (practice's probes: one is enough); on a
+    `kept` stack (a practice workspace's), which stays up after."""
     steps = (plan.step_named(only_step),) if only_step else plan.steps
     result = ScenarioResult(plan)
     with Handlers(handlers) as emit:
         try:
-            _run(plan, steps, result, emit, until_failure)
+            _run(plan, steps, result, emit, until_failure, kept)
             if plan.twin is not None:  # then the same steps on the twin topology, one stack after the other
                 result.twin = ScenarioResult(plan.twin)
                 _run(plan.twin, tuple(plan.twin.steps[step.index] for step in steps), result.twin, emit)
@@ -75,7 +76,7 @@ def run(plan: Plan, handlers: Sequence[Handler] = (), *, only_step: str | None =
 
 
 def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: Emit,
-         until_failure: bool = False) -> None:
+         until_failure: bool = False, kept: Kept | None = None) -> None:
     emit(ScenarioStarted(plan, steps))
     started = time.monotonic()
 
@@ -83,10 +84,11 @@ def _run(plan: Plan, steps: tuple[StepPlan, ...], result: ScenarioResult, emit: 
         nonlocal started
         started = time.monotonic()  # the run's wall time starts with the stack, after the image check
         result.project = stack.project
+        result.kept = stack.kept is not None
         emit(StackStarting(stack.project, len(plan.topology.hops)))
 
     with open_stack(plan, steps[0].knobs, scale=steps[0].scale, on_progress=lambda text: emit(ImageProgress(text)),
-                    on_starting=starting) as stack:
+                    on_starting=starting, kept=kept) as stack:
         emit(StackUp(stack.project, stack.url(), time.monotonic() - started))
         unsettled: list[str] = []
         for number, step in enumerate(steps, 1):

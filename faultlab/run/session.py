@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from faultlab.hops import Knobs
 from faultlab.infra import compose, engine, images
-from faultlab.infra.stack import Stack
+from faultlab.infra.stack import Kept, Stack, projects
 from faultlab.model.plan import Plan
 from faultlab.units import TimeScale
 
@@ -21,15 +21,30 @@ def _quiet(text: str) -> None:
 def open_stack(plan: Plan, knobs: dict[str, Knobs] | None = None, *, name: str | None = None,
                scale: TimeScale | None = None,
                on_progress: Callable[[str], None] = _quiet,
-               on_starting: Callable[[Stack], None] | None = None) -> Iterator[Stack]:
+               on_starting: Callable[[Stack], None] | None = None, kept: Kept | None = None) -> Iterator[Stack]:
     """The scenario's containers up with `knobs` (default: its first step's), healthy, on 127.0.0.1 ports;
     torn down when the block ends, however it ends; configs at `scale` (default: the scenario's).
-    Images are built first if they are missing."""
+    Images are built first if they are missing. A `kept` stack is found again if it runs (and given
+    `knobs`, restarting the hops whose config changed), brought up if not, and left running."""
     client = engine.connect()
     compose_cli = compose.find()
     tags = images.ensure(client, on_progress)
-    with Stack(plan.topology, scale or plan.scale, tags, client, compose_cli, name or plan.scenario.id) as stack:
+    wanted = knobs if knobs is not None else plan.steps[0].knobs
+    with Stack(plan.topology, scale or plan.scale, tags, client, compose_cli, name or plan.scenario.id,
+               kept) as stack:
         if on_starting is not None:
             on_starting(stack)
-        stack.up(knobs if knobs is not None else plan.steps[0].knobs)
+        if kept is not None and stack.running():
+            stack.apply(wanted, also_restart=[])
+        else:
+            stack.up(wanted)
         yield stack
+
+
+def remove_kept(plan: Plan, kept: Kept) -> bool:
+    """Tear a kept stack down; False if nothing of it was there."""
+    client = engine.connect()
+    with Stack(plan.topology, plan.scale, {}, client, compose.find(), plan.scenario.id, kept) as stack:
+        there = kept.project in projects(client)
+        stack.down()
+    return there

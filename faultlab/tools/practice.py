@@ -17,6 +17,7 @@ The workspace directory holds the learner's files, `.faultlab/broken/` (the file
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import shutil
 import time
@@ -38,6 +39,7 @@ from faultlab.tools.fix import Fix, FixReport, WrongFix
 STATE_DIR = ".faultlab"
 STATE_FILE = "practice.json"
 BROKEN_DIR = "broken"
+STACK_DIR = "stack"  # the workspace stack's rendered configs (lab time), which its containers mount
 HINT_TIERS = ("which hop", "which setting", "the fix")
 
 Outcome = Literal["solved", "known-wrong-fix", "not-yet", "invalid"]
@@ -56,9 +58,14 @@ def editable_hops(plan: Plan) -> list[str]:
 
 def why_not(plan: Plan) -> str | None:
     """Why `practice start` refuses this scenario; None: it can be practised."""
-    scenario = plan.scenario
-    if not scenario.practice:
-        return "its scenario file turns practice off (practice: false)"
+    reason = what_stops(plan)
+    if not plan.scenario.practice:
+        return reason or "its scenario file turns practice off (practice: false)"
+    return reason
+
+
+def what_stops(plan: Plan) -> str | None:
+    """What in the scenario's shape keeps a learner from practising it (whatever its file says)."""
     if not plan.fixes:
         return "it has no fix step to practise: it shows a behaviour, it does not ask for a fix"
     first_fix = plan.fixes[0].index
@@ -153,6 +160,16 @@ class Workspace:
     def broken_dir(self) -> Path:
         return self.directory / STATE_DIR / BROKEN_DIR
 
+    @property
+    def stack(self) -> tuple[str, Path, str]:
+        """(compose project, config directory, owner label) of the workspace's own stack, which stays up
+        between checks (infra.stack.Kept): the project is this directory's, so two learners never share one,
+        and its owner label names no process, so `clean` leaves it to `practice stop`."""
+        where = self.directory.resolve()
+        digest = hashlib.sha256(str(where).encode()).hexdigest()[:6]
+        return (f"faultlab-practice-{self.plan.id}"[:52] + f"-{digest}", where / STATE_DIR / STACK_DIR,
+                f"practice:{where}")
+
     def broken_files(self) -> dict[str, str]:
         return files_for(self.plan, self.plan.broken.knobs)
 
@@ -222,8 +239,8 @@ def reset(workspace: Workspace) -> None:
 
 
 def stop(workspace: Workspace) -> None:
-    """End the practice: its state goes, the learner's files stay (nothing they wrote is lost). No stack
-    outlives a check, so there is nothing else of this workspace to remove."""
+    """End the practice once its stack is gone (the caller removes it): its state goes, the learner's files
+    stay (nothing they wrote is lost)."""
     shutil.rmtree(workspace.directory / STATE_DIR, ignore_errors=True)
 
 

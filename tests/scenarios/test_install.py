@@ -64,3 +64,14 @@ def test_the_installed_command_runs_a_scenario_from_its_packaged_files(installed
     done = faultlab(installed, "run", "413-body-size", "-q", timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert re.search(r"\b(\d+)/\1 steps matched", done.stdout), done.stdout[-2000:]
+
+
+def test_the_installed_command_starts_and_checks_a_practice(installed: Path, image_tags, tmp_path):
+    workspace = tmp_path / "ws"
+    started = faultlab(installed, "practice", "start", "413-body-size", "--dir", str(workspace))
+    assert started.returncode == 0 and (workspace / "host-nginx/nginx.conf").is_file(), started.stdout + started.stderr
+    checked = faultlab(installed, "practice", "check", "-q", "--dir", str(workspace), timeout=600)
+    assert checked.returncode == 1 and "not yet: 413 ×1, answered by host-nginx" in " ".join(checked.stdout.split()), (
+        checked.stdout[-3000:] + checked.stderr[-3000:])
+    stopped = faultlab(installed, "practice", "stop", "--dir", str(workspace))
+    assert stopped.returncode == 0, stopped.stderr

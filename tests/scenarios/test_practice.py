@@ -87,6 +87,8 @@ def test_a_learners_session_through_the_command_line(case, tmp_path, client, ima
     done = faultlab("practice", "start", "413-body-size", cwd=tmp_path)
     assert done.returncode == 0 and "they get 413" in said(done), done.stdout + done.stderr
     root = tmp_path / "practice-413-body-size"
+    project = practice.open_workspace(root).stack[0]
+    assert leftovers(client, project), "practice start brings the broken stack up, for the learner's own requests"
     done = faultlab("practice", "check", "-q", cwd=tmp_path)
     assert done.returncode == 1 and "not yet: 413 ×1, answered by host-nginx" in said(done), done.stdout
     conf = root / "host-nginx/nginx.conf"
@@ -101,10 +103,7 @@ def test_a_learners_session_through_the_command_line(case, tmp_path, client, ima
     assert done.returncode == 0 and "solved: 200 ×1, answered by app" in said(done), done.stdout
     done = faultlab("practice", "status", cwd=tmp_path)
     assert done.returncode == 0 and "checks 3, solved after" in said(done), done.stdout
+    assert leftovers(client, project), "the stack stays up between checks"
     done = faultlab("practice", "stop", cwd=tmp_path)
     assert done.returncode == 0 and conf.is_file()
-    # Every check's stack went with the check (the other tests of this scenario run in this process, after).
-    managed = {"label": "io.faultlab.managed=true"}
-    ours = [thing.name for thing in (*client.containers.list(all=True, filters=managed),
-                                     *client.networks.list(filters=managed)) if "413-body-size" in thing.name]
-    assert not ours
+    assert not leftovers(client, project)

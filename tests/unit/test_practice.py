@@ -246,3 +246,12 @@ def test_the_first_hint_follows_the_learners_last_check(tmp_path):
     workspace.state.attempts.append(practice.Attempt(0.0, "known-wrong-fix", "413 ×1", "fix-host-only", 6.0, "ingress"))
     text = practice.hint(workspace, 1).text
     assert "came from ingress" in text and "host-nginx" not in text
+
+
+@pytest.mark.parametrize("scenario_id", [sid for sid, plan in PLANS.items() if plan.fixes])
+def test_a_scenario_with_a_fix_is_practised_unless_its_file_says_why_not(scenario_id):
+    plan = PLANS[scenario_id]
+    stops = practice.what_stops(plan)
+    assert plan.scenario.practice == (stops is None), (
+        f"{scenario_id}: {stops}: say `practice: false` in its file" if stops else
+        f"{scenario_id} can be practised: its file's `practice: false` takes it out")
