@@ -19,6 +19,8 @@ from faultlab.infra import engine, images, owner
 from faultlab.infra.stack import MANAGED_LABEL, OWNER_LABEL, PROJECT_LABEL
 
 WORKDIR = "/tmp/faultlab-check"
+# Not root, as in the compose files (nginx's image has no USER of its own; the python image's is `lab`).
+USERS = {"nginx": "www-data"}
 CONFIG_DIR = "etc/faultlab"  # where the compose files mount a hop's rendered config (certificates too)
 TOOL_TIMEOUT_S = 60
 
@@ -61,7 +63,7 @@ def run(image: str, files: dict[str, str], command: Sequence[str], *, hosts: Seq
     project = f"faultlab-check-{secrets.token_hex(3)}"
     try:
         container = client.containers.create(
-            tag, list(command), working_dir=WORKDIR, network_mode="none",
+            tag, list(command), working_dir=WORKDIR, network_mode="none", user=USERS.get(image),
             extra_hosts={host: "127.0.0.1" for host in hosts},
             labels={MANAGED_LABEL: "true", PROJECT_LABEL: project, OWNER_LABEL: str(owner.current())})
         try:
