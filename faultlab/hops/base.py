@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from faultlab.errors import InputError
 from faultlab.units import TimeScale
@@ -356,6 +356,9 @@ class WorkspaceError(InputError):
     exit_code = 1  # a learning moment, not a usage error: `practice check` says "not yet"
 
 
+K = TypeVar("K", bound=Knobs)
+
+
 @dataclass(frozen=True)
 class ToolCheck:
     """A server's own check of a config file, run in the lab's image: the image, the file, the command
@@ -391,6 +394,26 @@ class WorkspaceKind(Protocol):
         """The knobs the files in `directory` say, starting from `base` (what the workspace began with);
         WorkspaceError when they cannot be read or say something the lab cannot run."""
         ...
+
+
+def workspace_file(directory: Path, name: str, hop: str) -> tuple[str, str]:
+    """(the name a learner knows it by, its text) of one of a hop's workspace files, or WorkspaceError."""
+    shown = f"{hop}/{name}"
+    path = directory / name
+    if not path.is_file():
+        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
+    try:
+        return shown, path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{shown}: cannot be read ({exc})") from None
+
+
+def validated(knobs_type: type[K], data: dict[str, Any], shown: str) -> K:
+    """The knobs a learner's file says, checked by the hop's model: its words are the error."""
+    try:
+        return knobs_type.model_validate(data)
+    except ValidationError as exc:
+        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
 
 
 def validation_message(exc: Exception) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from faultlab.hops.base import (
     AppServerAccess,
@@ -22,7 +22,8 @@ from faultlab.hops.base import (
     WorkspaceError,
     lab_json_recogniser,
     memory_limit_snippet,
-    validation_message,
+    validated,
+    workspace_file,
 )
 from faultlab.units import Duration, KnobSize, format_duration, format_size
 
@@ -151,14 +152,8 @@ def conf_assignments(text: str, shown: str) -> list[tuple[str, Any, int]]:
 
 def read_conf(directory: Path, base: GunicornKnobs, rendered: Callable[[GunicornKnobs], str],
               hop: str) -> GunicornKnobs:
-    shown = f"{hop}/gunicorn.conf.py"
-    path = directory / "gunicorn.conf.py"
-    if not path.is_file():
-        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
-    try:
-        mine = conf_assignments(path.read_text(), shown)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{shown}: cannot be read ({exc})") from None
+    shown, text = workspace_file(directory, "gunicorn.conf.py", hop)
+    mine = conf_assignments(text, shown)
     data = base.model_dump(mode="json", exclude_unset=True)
     seen: dict[str, int] = {}
     for name, value, line in mine:
@@ -171,10 +166,7 @@ def read_conf(directory: Path, base: GunicornKnobs, rendered: Callable[[Gunicorn
     for name in READABLE:
         if name not in seen:
             data.pop(name, None)  # taken out: gunicorn's default (the knob's)
-    try:
-        knobs = GunicornKnobs.model_validate(data)
-    except ValidationError as exc:
-        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
+    knobs = validated(GunicornKnobs, data, shown)
     again = {(name, repr(value)) for name, value, _ in conf_assignments(rendered(knobs), shown)}
     for name, value, line in mine:
         if (name, repr(value)) in again or name in READABLE and isinstance(value, int | float) and (

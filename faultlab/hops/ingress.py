@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from faultlab import yamlfile
 from faultlab.errors import InputError
@@ -34,7 +34,7 @@ from faultlab.hops.base import (
     WorkspaceError,
     changes,
     combined,
-    validation_message,
+    validated,
 )
 from faultlab.hops.nginx import NginxKnobs, directive_settings, parse_access, render_conf
 from faultlab.units import parse_duration
@@ -411,10 +411,7 @@ def read_practice(directory: Path, upstream: str | None, hop: str) -> IngressKno
             raise WorkspaceError(f"{shown_map}: data.{key}: {value!r} is not a string",
                                  tip=f'quote it: {key}: "{value}"')
         configmap[str(key)] = value
-    try:
-        return IngressKnobs(annotations=annotations, configmap=configmap)
-    except ValidationError as exc:
-        raise WorkspaceError(f"{hop}: {validation_message(exc)}") from None
+    return validated(IngressKnobs, {"annotations": annotations, "configmap": configmap}, hop)
 
 
 class IngressHop:

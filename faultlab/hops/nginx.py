@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import crossplane
 import jinja2
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from faultlab.hops import tls
 from faultlab.hops.base import (
@@ -40,7 +40,8 @@ from faultlab.hops.base import (
     story_duration,
     unix_socket_path,
     upstream_tries,
-    validation_message,
+    validated,
+    workspace_file,
 )
 from faultlab.units import Duration, format_duration, format_size, parse_size
 
@@ -764,11 +765,8 @@ def read_conf(directory: Path, base: NginxKnobs, rendered: Callable[[NginxKnobs]
     """The knobs a learner's nginx.conf says: the readable directives read into knobs, then rendered again,
     which must give back the learner's file directive for directive (else the file changes what the
     lab cannot run, and the message names the line)."""
-    shown = f"{hop}/nginx.conf"
-    path = directory / "nginx.conf"
-    if not path.is_file():
-        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
-    mine = parse_file(path, shown)
+    shown, _ = workspace_file(directory, "nginx.conf", hop)
+    mine = parse_file(directory / "nginx.conf", shown)
     start = _parse_text(rendered(base))
     data = base.model_dump(mode="json", exclude_unset=True)
     seen: dict[str, Found] = {}
@@ -791,10 +789,7 @@ def read_conf(directory: Path, base: NginxKnobs, rendered: Callable[[NginxKnobs]
         knob = _knob_of(found)
         if knob is not None and knob not in seen:
             data.pop(knob, None)  # a directive taken out: nginx's default (the knob's)
-    try:
-        knobs = knobs_type.model_validate(data)
-    except ValidationError as exc:
-        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
+    knobs = validated(knobs_type, data, shown)
     again = Counter(_normal(found) for found in _parse_text(rendered(knobs)))
     for found in mine:
         key = _normal(found)

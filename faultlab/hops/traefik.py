@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from faultlab import yamlfile
 from faultlab.errors import InputError
@@ -37,7 +37,7 @@ from faultlab.hops.base import (
     json_fields,
     lab_json_recogniser,
     story_duration,
-    validation_message,
+    validated,
 )
 from faultlab.units import Duration, format_duration
 
@@ -295,10 +295,7 @@ def read_files(directory: Path, base: TraefikKnobs, rendered: Callable[[TraefikK
         except ValueError as exc:
             raise WorkspaceError(f"{hop}/{name}: {'.'.join(path)}: {exc}") from None
         data[knob] = value
-    try:
-        knobs = TraefikKnobs.model_validate(data)
-    except ValidationError as exc:
-        raise WorkspaceError(f"{hop}: {validation_message(exc)}") from None
+    knobs = validated(TraefikKnobs, data, hop)
     again = {name: _lower(yaml.safe_load(text)) for name, text in rendered(knobs).items()}
     ours, theirs = _normalised(mine), _normalised(again)
     for name in FILES:

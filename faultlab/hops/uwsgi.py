@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from faultlab.hops.base import (
     AppServerAccess,
@@ -23,7 +23,8 @@ from faultlab.hops.base import (
     compact_json,
     lab_json_recogniser,
     unix_socket_path,
-    validation_message,
+    validated,
+    workspace_file,
 )
 from faultlab.units import Duration, format_duration
 
@@ -154,14 +155,8 @@ def _normal(option: tuple[str, str, str, int]) -> tuple[str, str, str]:
 
 def read_ini(directory: Path, base: UwsgiKnobs, rendered: Callable[[UwsgiKnobs], str], hop: str,
              listen_port: int) -> UwsgiKnobs:
-    shown = f"{hop}/uwsgi.ini"
-    path = directory / "uwsgi.ini"
-    if not path.is_file():
-        raise WorkspaceError(f"{shown} is missing", tip="`{prog} practice reset` writes the files again")
-    try:
-        mine = ini_options(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkspaceError(f"{shown}: cannot be read ({exc})") from None
+    shown, text = workspace_file(directory, "uwsgi.ini", hop)
+    mine = ini_options(text)
     data = base.model_dump(mode="json", exclude_unset=True)
     seen: dict[str, int] = {}
     listen = LISTEN_OPTION[base.protocol]
@@ -190,10 +185,7 @@ def read_ini(directory: Path, base: UwsgiKnobs, rendered: Callable[[UwsgiKnobs],
     for key, knob in READABLE.items():
         if knob not in seen and any(option[1] == key for option in ini_options(rendered(base))):
             data.pop(knob, None)  # taken out: uwsgi's default (the knob's)
-    try:
-        knobs = UwsgiKnobs.model_validate(data)
-    except ValidationError as exc:
-        raise WorkspaceError(f"{shown}: {validation_message(exc)}") from None
+    knobs = validated(UwsgiKnobs, data, shown)
     again = Counter(_normal(option) for option in ini_options(rendered(knobs)))
     for option in mine:
         if again[_normal(option)] > 0:
