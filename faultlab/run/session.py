@@ -24,8 +24,9 @@ def open_stack(plan: Plan, knobs: dict[str, Knobs] | None = None, *, name: str |
                on_starting: Callable[[Stack], None] | None = None, kept: Kept | None = None) -> Iterator[Stack]:
     """The scenario's containers up with `knobs` (default: its first step's), healthy, on 127.0.0.1 ports;
     torn down when the block ends, however it ends; configs at `scale` (default: the scenario's).
-    Images are built first if they are missing. A `kept` stack is found again if it runs (and given
-    `knobs`, restarting the hops whose config changed), brought up if not, and left running."""
+    Images are built first if they are missing. A `kept` stack is found again if it runs, brought up if
+    not, and left running; found again, every hop restarts with `knobs` (a check after a check must not
+    meet the last one's requests still at work behind a proxy that gave up on them)."""
     client = engine.connect()
     compose_cli = compose.find()
     tags = images.ensure(client, on_progress)
@@ -35,7 +36,7 @@ def open_stack(plan: Plan, knobs: dict[str, Knobs] | None = None, *, name: str |
         if on_starting is not None:
             on_starting(stack)
         if kept is not None and stack.running():
-            stack.apply(wanted, also_restart=[])
+            stack.apply(wanted, also_restart=plan.topology.hop_names)
         else:
             stack.up(wanted)
         yield stack
