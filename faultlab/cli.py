@@ -509,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     actions = sub.add_subparsers(dest="practice", metavar="ACTION", required=True,
                                  help="list, start, status, check, hint, diff, reset or stop")
     action = actions.add_parser("list", help="which scenarios can be practised, and why not the others")
-    action = actions.add_parser("start", help="write the broken files into DIR (default ./practice-<scenario>)")
+    action = actions.add_parser("start", help="write the broken files into DIR (default ./practice-<scenario>) and "
+                                "bring its stack up, broken")
     action.add_argument("scenario", help=SCENARIO_HELP)
     action.add_argument("--dir", metavar="DIR", help="where to write the files (new or empty)")
     action.add_argument("--time", metavar="DURATION", help="a time limit, e.g. 20m: `status` shows what is left")
@@ -517,8 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("check", "check your files with real traffic: exit 0 only when solved"),
                        ("hint", "the next hint (which hop, which setting, the fix)"),
                        ("diff", "your change against the broken files"),
-                       ("reset", "back to the broken files"),
-                       ("stop", "end the practice (your files stay)")):
+                       ("reset", "back to the broken files, and the stack running them"),
+                       ("stop", "remove its stack and end the practice (your files stay)")):
         action = actions.add_parser(name, help=text)
         action.add_argument("--dir", metavar="DIR", help="the practice's directory (default: the one here)")
         if name == "check":
