@@ -367,6 +367,7 @@ class ToolCheck:
     image: str
     file: str
     command: tuple[str, ...]
+    noise: tuple[str, ...] = ()  # lines with these words say nothing to a learner ("test failed")
 
 
 @runtime_checkable

@@ -838,7 +838,7 @@ class NginxHop:
 
     readable = frozenset(READABLE) | frozenset(READABLE_UPSTREAM.values()) | {"proxy_host_header"}
     # nginx -t is the authority on a file's syntax and values: its words are what a learner sees at work.
-    tool_check = ToolCheck("nginx", "nginx.conf", ("nginx", "-t", "-c", "{file}"))
+    tool_check = ToolCheck("nginx", "nginx.conf", ("nginx", "-t", "-c", "{file}"), noise=("test failed",))
 
     def workspace(self, knobs: NginxKnobs, ctx: RenderContext) -> dict[str, str]:
         return {"nginx.conf": practice_conf(self.render(knobs, ctx.at_story_time())["nginx.conf"], ctx.hop)}

@@ -18,6 +18,7 @@ from faultlab.hops.base import (
     RenderContext,
     Setting,
     Snippet,
+    ToolCheck,
     WorkspaceError,
     changes,
     compact_json,
@@ -278,7 +279,11 @@ class UwsgiHop(AppServerAccess):
         return [Snippet("uwsgi", ctx.hop, "uwsgi.ini", "\n".join(lines) + "\n")]
 
     readable = frozenset(READABLE.values()) | {"bind"}
-    tool_check = None
+    # Strict mode refuses an unknown option ("[strict-mode] unknown config directive: lisen") and --dump-options
+    # exits once the options are read, before the app loads or a socket binds (core/uwsgi.c, 2.0.30). Measured
+    # with the lab's pyuwsgi 2.0.30: exit 0 for the broken file, 1 with uwsgi's line for `lisen` or `listen = -5`.
+    tool_check = ToolCheck("python", "uwsgi.ini", ("uwsgi", "--strict", "--ini", "{file}", "--dump-options"),
+                           noise=("getting INI configuration",))
 
     def workspace(self, knobs: UwsgiKnobs, ctx: RenderContext) -> dict[str, str]:
         return {"uwsgi.ini": _practice_ini(self.render(knobs, ctx.at_story_time())["uwsgi.ini"], ctx.hop)}

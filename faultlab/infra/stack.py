@@ -454,7 +454,9 @@ def projects(client: docker.DockerClient) -> dict[str, str]:
     """Every faultlab compose project on the engine → its owner label ("" if none)."""
     filters = {"label": f"{MANAGED_LABEL}=true"}
     found: dict[str, str] = {}
-    resources = [*client.containers.list(all=True, filters=filters), *client.networks.list(filters=filters),
+    # ignore_removed: another run may remove a container between the SDK's list and its inspect of it.
+    resources = [*client.containers.list(all=True, filters=filters, ignore_removed=True),
+                 *client.networks.list(filters=filters),
                  *client.volumes.list(filters=filters)]
     for resource in resources:
         labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}

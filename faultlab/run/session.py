@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from faultlab.hops import Knobs
 from faultlab.infra import compose, engine, images
-from faultlab.infra.stack import Kept, Stack, projects
+from faultlab.infra.stack import Kept, Stack
 from faultlab.model.plan import Plan
 from faultlab.units import TimeScale
 
@@ -42,10 +42,9 @@ def open_stack(plan: Plan, knobs: dict[str, Knobs] | None = None, *, name: str |
         yield stack
 
 
-def remove_kept(plan: Plan, kept: Kept) -> bool:
-    """Tear a kept stack down; False if nothing of it was there."""
+def remove_kept(plan: Plan, kept: Kept) -> None:
+    """Tear a kept stack down (nothing happens if it is not there). It looks only at its own project: listing
+    every project races with other stacks going away (the SDK fetches each network it lists)."""
     client = engine.connect()
     with Stack(plan.topology, plan.scale, {}, client, compose.find(), plan.scenario.id, kept) as stack:
-        there = kept.project in projects(client)
         stack.down()
-    return there

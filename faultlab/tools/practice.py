@@ -292,7 +292,7 @@ def _tool_check(plan: Plan, hop: str, path: Path, check_file: ToolCheck, tool: T
     if code != 0:
         kind = HOP_KINDS[plan.topology.hop(hop).kind]
         said = [kind.message(line).replace(check_file.file, f"{hop}/{check_file.file}", 1)
-                for line in output.splitlines() if line.strip() and "test failed" not in line]
+                for line in output.splitlines() if line.strip() and not any(word in line for word in check_file.noise)]
         if len(said) > 3:  # a traceback: where it starts, and what it says in the end
             said = [said[0], "…", *said[-2:]]
         raise WorkspaceError(f"{' '.join(check_file.command[:2])} refuses {hop}/{check_file.file}: "

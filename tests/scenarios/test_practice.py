@@ -72,6 +72,16 @@ def test_nginx_t_refuses_a_bad_value_in_its_own_words_and_nothing_runs(tmp_path,
     assert not started and workspace.state.attempts[-1].outcome == "invalid"
 
 
+def test_uwsgi_strict_mode_refuses_an_unknown_option_in_its_own_words(tmp_path, image_tags):
+    workspace = practice.start(scenario.load("502-keepalive"), tmp_path / "ws")
+    ini = tmp_path / "ws/app/uwsgi.ini"
+    ini.write_text(ini.read_text().replace("listen = 100", "lisen = 1024"))
+    with pytest.raises(practice.WorkspaceError) as caught:
+        practice.check(workspace, lambda probe: pytest.fail("nothing runs"), toolbox.check)
+    assert caught.value.message == ("uwsgi --strict refuses app/uwsgi.ini: [strict-mode] unknown config directive: "
+                                    "lisen"), caught.value.message
+
+
 def said(done: subprocess.CompletedProcess[str]) -> str:
     """Its output on one line (the terminal view wraps at the console's width)."""
     return " ".join(done.stdout.split())
