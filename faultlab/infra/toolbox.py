@@ -25,30 +25,21 @@ CONFIG_DIR = "etc/faultlab"  # where the compose files mount a hop's rendered co
 TOOL_TIMEOUT_S = 60
 
 
-def _tar_dir(directory: str, files: dict[str, str]) -> bytes:
+def _tar(directory: str, files: dict[str, str], *, apps: bool = False) -> bytes:
+    """`files` (name -> text) under `directory` as a tar for put_archive; with `apps`, the lab's apps in
+    directory/apps (an app server's check imports the app: gunicorn --check-config)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
+        top = tarfile.TarInfo(directory)
+        top.type, top.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(top)
         for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(f"{directory}/{name}")
             info.size, info.mode = len(data), 0o644
             archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _tar(files: dict[str, str], apps: bool) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        directory = tarfile.TarInfo(WORKDIR.rsplit("/", 1)[1])
-        directory.type, directory.mode = tarfile.DIRTYPE, 0o755
-        archive.addfile(directory)
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{directory.name}/{name}")
-            info.size, info.mode = len(data), 0o644
-            archive.addfile(info, io.BytesIO(data))
-        if apps:  # an app server's check imports the app (gunicorn --check-config)
-            archive.add(paths.APPS, arcname=f"{directory.name}/apps",
+        if apps:
+            archive.add(paths.APPS, arcname=f"{directory}/apps",
                         filter=lambda info: None if "__pycache__" in info.name else info)
     return buffer.getvalue()
 
@@ -67,9 +58,9 @@ def run(image: str, files: dict[str, str], command: Sequence[str], *, hosts: Seq
             extra_hosts={host: "127.0.0.1" for host in hosts},
             labels={MANAGED_LABEL: "true", PROJECT_LABEL: project, OWNER_LABEL: str(owner.current())})
         try:
-            container.put_archive("/tmp", _tar(files, apps))
+            container.put_archive("/tmp", _tar(WORKDIR.rsplit("/", 1)[1], files, apps=apps))
             if config:
-                container.put_archive("/", _tar_dir(CONFIG_DIR, config))
+                container.put_archive("/", _tar(CONFIG_DIR, config))
             container.start()
             code = int(container.wait(timeout=TOOL_TIMEOUT_S).get("StatusCode", 1))
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
