@@ -4,23 +4,31 @@ The solve tests, as hands-on platforms test their challenges (instruqt `track te
 that can be practised, each of its fixes written into a fresh workspace as a learner would write it
 (derived from the fix step's knobs, not by hand) must check `solved`, and each wrong fix must check as
 that known wrong fix. Then a learner's whole session through the command line, and nginx -t's own words
-for a file it refuses."""
+for a file it refuses.
+
+A fix's probes are the fix's own steps, so when the files give back exactly the fix step's knobs (practice's
+round trip promises that) the probe is the step the scenario test already ran in this session: the check
+then judges that real run's result instead of bringing a stack up again for the same traffic."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from faultlab.infra import toolbox
 from faultlab.model import catalogue, scenario
+from faultlab.model.plan import Plan, StepPlan
 from faultlab.run import runner
+from faultlab.run.events import ScenarioResult
 from faultlab.tools import fix as fixes
 from faultlab.tools import practice
 
-from .conftest import by_scenario, leftovers
+from .conftest import RealRun, by_scenario, leftovers
 
 pytestmark = pytest.mark.engine
 
@@ -38,18 +46,48 @@ def _cases() -> list[object]:
     return cases
 
 
-def check(workspace: practice.Workspace) -> practice.CheckResult:
-    return practice.check(workspace, lambda plan: runner.run(plan, until_failure=True), toolbox.check)
+def replayed(probe: Plan, whole: ScenarioResult) -> ScenarioResult | None:
+    """The scenario run's results for the probe's steps, when every probe step is that scenario step with
+    only its name and words changed (same knobs, traffic, actions, expectations); None otherwise."""
+    def same(step: StepPlan, ran: StepPlan) -> bool:
+        words = {"name": step.step.name, "says": step.step.says}
+        return replace(step, step=ran.step) == ran and ran.step.model_copy(update=words) == step.step
+
+    steps = []
+    for step in probe.steps:
+        ran = next((result for result in whole.steps if same(step, result.plan)), None)
+        if ran is None:
+            return None
+        steps.append(replace(ran, plan=step))
+    return replace(whole, plan=probe, steps=steps, twin=None)
+
+
+def check_reusing(workspace: practice.Workspace,
+                  real_run: Callable[[str], RealRun]) -> tuple[practice.CheckResult, bool]:
+    """The check, its probe replayed from the session's real run where the probe is that run's steps (True),
+    else run on a stack of its own (False: a wrong fix, or a fix probed with another step's traffic)."""
+    replays: list[bool] = []
+
+    def run(probe: Plan) -> ScenarioResult:
+        found = replayed(probe, real_run(probe.id).result)
+        replays.append(found is not None)
+        return found if found is not None else runner.run(probe, until_failure=True)
+
+    return practice.check(workspace, run, toolbox.check), replays == [True]
 
 
 @pytest.mark.parametrize("case", _cases())
-def test_a_fix_written_into_the_files_solves_and_a_wrong_fix_is_named(case, tmp_path, client, image_tags):
+def test_a_fix_written_into_the_files_solves_and_a_wrong_fix_is_named(case, tmp_path, client, real_run):
     scenario_id, role, step = case
     plan = scenario.load(scenario_id)
     workspace = practice.start(plan, tmp_path / "ws")
     practice._write(workspace.directory, practice.files_for(plan, plan.step_named(step).knobs))
-    outcome = check(workspace)
+    outcome, replayed_run = check_reusing(workspace, real_run)
     if role == "fix":
+        knobs = plan.step_named(step).knobs
+        assert practice.read(workspace) == knobs, f"{step}: the files do not give back the fix step's knobs"
+        stages = next(fix for fix in fixes.build(plan).fixes if fix.step == step).stages
+        assert replayed_run == all(plan.steps[stage.index].knobs == knobs for stage in stages), step
         assert outcome.outcome == "solved", f"{step}: {outcome.summary}"
     else:
         assert outcome.outcome == "known-wrong-fix", f"{step}: {outcome.outcome}: {outcome.summary}"
