@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import pytest
 
 from faultlab.infra import engine, images
 from faultlab.model import scenario
+from faultlab.output.json import JsonReport
 from faultlab.run import runner
 from faultlab.run.events import Event, Recorder, ScenarioResult
 
@@ -66,6 +70,50 @@ def real_run(image_tags: dict[str, str]) -> Callable[[str], RealRun]:
             recorder = Recorder()
             result = runner.run(scenario.load(scenario_id), [recorder])
             runs[scenario_id] = RealRun(result, list(recorder.events))
+            if os.environ.get("FAULTLAB_RUNS"):  # each run as `run --json` writes it: failure counts under load
+                report = JsonReport()
+                for event in recorder.events:
+                    report.handle(event)
+                with open(Path(os.environ["FAULTLAB_RUNS"]) / f"{scenario_id}.json", "w") as out:
+                    report.dump(out)
         return runs[scenario_id]
 
     return run
+
+
+# Longest first ---------------------------------------------------------------------------------------------
+# pytest-xdist hands each process the next group (one scenario's tests, or one ungrouped test) when it gets
+# free, in collection order (with --no-loadscope-reorder). Sorting the groups longest first keeps one long
+# scenario from starting last beside idle processes. The seconds are measured: a `make test` run with
+# FAULTLAB_DURATIONS=path writes them there (tests/scenarios/durations.json is one such run, rounded).
+
+DURATIONS = Path(__file__).with_name("durations.json")
+UNKNOWN_S = 30.0  # a group the file does not know yet (a new scenario): about a short scenario's tests
+
+
+def group_of(nodeid: str) -> str:
+    """xdist's scope for a test: its xdist_group (the `@group` suffix loadgroup adds), else the test itself."""
+    return nodeid.rsplit("@", 1)[-1] if "@" in nodeid else nodeid
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known: dict[str, float] = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+
+    def group(item: pytest.Item) -> str:
+        marks = [mark.args[0] for mark in item.iter_markers("xdist_group") if mark.args]
+        return marks[0] if marks else item.nodeid
+
+    items.sort(key=lambda item: -known.get(group(item), UNKNOWN_S))  # stable: a group's tests keep their order
+
+
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _seconds[group_of(report.nodeid)] = _seconds.get(group_of(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = os.environ.get("FAULTLAB_DURATIONS")
+    if path and not hasattr(session.config, "workerinput"):  # the controller sees every process's reports
+        Path(path).write_text(json.dumps({k: round(v, 1) for k, v in sorted(_seconds.items())}, indent=1) + "\n")
