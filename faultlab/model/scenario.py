@@ -265,7 +265,7 @@ class LoadTraffic(_TrafficBase):
     idempotency_key: bool = False
     give_up_after: Duration | None = None  # an impatient client (curl -m): story seconds
     # A race shows up in some batches and not others: send up to `batches` loads, stopping early
-    # once the step's `failures.min` is reached.
+    # once the failures decide the step (its `failures.min` reached, or its `failures.max` exceeded).
     batches: int = Field(1, ge=1, le=200)
     # Quiet time between batches: keep-alive connections sit idle in the proxy's pool for that long
     # (bursts of traffic with gaps between them, e.g. gaps near the app server's idle timeout).

@@ -51,9 +51,18 @@ def test_a_step_that_expects_no_failure_sends_every_batch():
     assert sent == [0, 10, 20] and len(got) == 30
 
 
+def test_a_step_that_expects_no_failure_stops_at_its_first_failing_batch():
+    sent: list[int] = []
+    got = runner.send_batches(lambda before: sent.append(before) or records(1 if before else 0, 10), 5,
+                              Expect(failures={"max": 0}), lambda event: None)
+    assert sent == [0, 10] and len(got) == 20
+
+
 @pytest.mark.parametrize(("expect", "failed", "enough"), [
     (Expect(failures={"min": 3}), 2, False), (Expect(failures={"min": 3}), 3, True),
-    (Expect(failures={"min": 1, "max": 5}), 4, False),  # a bounded count needs every batch
+    (Expect(failures={"min": 1, "max": 5}), 4, False),  # a bounded count needs every batch, until it is over
+    (Expect(failures={"min": 1, "max": 5}), 6, True), (Expect(failures={"max": 0}), 1, True),
+    (Expect(failures={"max": 0}), 0, False),
     (Expect(status=502), 10, False),
 ])
 def test_enough_failures(expect, failed, enough):
