@@ -10,7 +10,8 @@ def test_the_limit_is_the_first_hops_and_says_so(faultlab_stack):
     assert faultlab_stack.step.step.name == "broken"
     response = httpx.post(f"{faultlab_stack.url()}/upload", content=b"x" * (2 << 20))
     assert response.status_code == 413
-    assert any("client intended to send too large body: 2097152 bytes" in line for line in faultlab_stack.logs("nginx"))
+    line = faultlab_stack.wait_for_log("nginx", r"client intended to send too large body")
+    assert "2097152 bytes" in line
 
 
 def test_small_bodies_pass_and_reach_the_app(faultlab_stack):

@@ -11,6 +11,7 @@ when no scenario is named. Installed with faultlab (entry point `pytest11`); ine
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -21,6 +22,9 @@ from faultlab.model.plan import Plan, StepPlan
 
 if TYPE_CHECKING:
     from faultlab.infra.stack import Stack
+
+
+LOG_POLL_S = 0.1
 
 
 class FaultlabStack:
@@ -47,6 +51,23 @@ class FaultlabStack:
     def logs(self, hop: str, since: float | None = None) -> list[str]:
         """The hop's log lines (stdout and stderr) since `since` (epoch seconds; default: this step's start)."""
         return [text for _, text in self._stack.logs(hop, self.started_at if since is None else since)]
+
+    def wait_for_log(self, hop: str, pattern: str, timeout_s: float = 5.0, since: float | None = None) -> str:
+        """The first of the hop's lines since `since` (default: this step's start) that the regex `pattern`
+        matches, waiting up to `timeout_s` for it: the engine hands a container's lines on a moment after the
+        server wrote them (measured under `make test`'s load: an nginx error line not there yet when its 413
+        had reached the client). AssertionError with the hop's last lines when none matched in time."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            lines = self.logs(hop, since)
+            found = next((line for line in lines if re.search(pattern, line)), None)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                last = "\n".join(lines[-5:]) or "(none)"
+                raise AssertionError(f"no line of {hop} matched {pattern!r} within {timeout_s:g} s; its last lines:\n"
+                                     f"{last}")
+            time.sleep(LOG_POLL_S)
 
     def apply(self, step: str) -> None:
         """Move to another step of the scenario: its knobs, restarting what changed (and what is in front)."""
