@@ -85,7 +85,7 @@ def real_run(image_tags: dict[str, str]) -> Callable[[str], RealRun]:
 # pytest-xdist hands each process the next group (one scenario's tests, or one ungrouped test) when it gets
 # free, in collection order (with --no-loadscope-reorder). Sorting the groups longest first keeps one long
 # scenario from starting last beside idle processes. The seconds are measured: a `make test` run with
-# FAULTLAB_DURATIONS=path writes them there (tests/scenarios/durations.json is one such run, rounded).
+# FAULTLAB_DURATIONS=path writes them there (tests/scenarios/durations.json: the mean of two such runs).
 
 DURATIONS = Path(__file__).with_name("durations.json")
 UNKNOWN_S = 30.0  # a group the file does not know yet (a new scenario): about a short scenario's tests
