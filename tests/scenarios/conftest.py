@@ -49,14 +49,20 @@ def by_scenario(scenario_id: str, value: object, test_id: str | None = None) -> 
     return pytest.param(value, id=test_id or scenario_id, marks=pytest.mark.xdist_group(scenario_id))
 
 
+def xdist_group(node: pytest.Item) -> str | None:
+    """The test's xdist_group (its scenario, from `by_scenario`), None for an ungrouped test."""
+    marks = [mark.args[0] for mark in node.iter_markers("xdist_group") if mark.args]
+    return marks[0] if marks else None
+
+
 @pytest.fixture(autouse=True)
 def _grouped(request: pytest.FixtureRequest) -> None:
     """A test of a scenario's group must run in that group's process, or the scenario runs once per process
     that needs it, silently (pytest 9.2 broke xdist's grouping so: pytest-dev/pytest-xdist#1386)."""
-    groups = [mark.args[0] for mark in request.node.iter_markers("xdist_group") if mark.args]
-    if groups and getattr(request.config.option, "loadgroup", False):
-        assert request.node.nodeid.endswith(f"@{groups[0]}"), (
-            f"pytest-xdist did not group {request.node.nodeid} with {groups[0]!r}: its scenario would run again")
+    group = xdist_group(request.node)
+    if group is not None and getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith(f"@{group}"), (
+            f"pytest-xdist did not group {request.node.nodeid} with {group!r}: its scenario would run again")
 
 
 @pytest.fixture(scope="session")
@@ -98,12 +104,8 @@ def group_of(nodeid: str) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     known: dict[str, float] = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
-
-    def group(item: pytest.Item) -> str:
-        marks = [mark.args[0] for mark in item.iter_markers("xdist_group") if mark.args]
-        return marks[0] if marks else item.nodeid
-
-    items.sort(key=lambda item: -known.get(group(item), UNKNOWN_S))  # stable: a group's tests keep their order
+    # Stable: a group's tests keep their order.
+    items.sort(key=lambda item: -known.get(xdist_group(item) or item.nodeid, UNKNOWN_S))
 
 
 _seconds: dict[str, float] = {}
