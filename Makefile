@@ -23,7 +23,7 @@ venv: $(STAMP)
 # (pytest-xdist; every test of one scenario in the same process, which runs that scenario once).
 test: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -n 2
-	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest tests/scenarios -n 3 --dist loadgroup --no-loadscope-reorder --durations=25'
+	$(BIN)/faultlab with-engine -- sh -c '$(BIN)/faultlab images && $(BIN)/python -m pytest tests/scenarios -n 2 --dist loadgroup --no-loadscope-reorder --durations=25'
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
